@@ -1,0 +1,20 @@
+// Command coordinator runs spx's coordinator role alone; it is the same code as
+// `spx coordinator`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata"
+
+	"github.com/spx-archive/spx/pkg/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, append([]string{"coordinator"}, os.Args[1:]...), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,49 @@
+// Package config resolves spx's configuration: flag > environment > stored
+// value (bbolt) > default (DESIGN.md §4), and validates it. It must not
+// start anything: it only reads and checks.
+package config
+
+import (
+	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// Config is the resolved configuration every command and role works from.
+type Config struct {
+	ThetaBaseURL    string        // thetadata.base_url ("" = by generation: v3 :25503, v2 :25510)
+	ThetaAPI        string        // thetadata.api: auto | v3 | v2
+	Concurrency     int           // thetadata.concurrency (1..128)
+	Timeout         time.Duration // thetadata.timeout (overall per request)
+	StartDate       spx.Date      // processing.start_date (zero = unset)
+	Datasets        []spx.Dataset // processing.datasets
+	Roots           []string      // processing.roots
+	Interval        time.Duration // processing.interval
+	OutputDir       string        // processing.output_dir
+	TempDir         string        // processing.temp_dir
+	DBPath          string        // database.path
+	NATSURL         string        // nats.url ("" = embedded)
+	NATSListen      string        // nats.listen
+	NATSMonitor     string        // nats.monitor
+	NATSStoreDir    string        // nats.store_dir
+	NATSCredentials string        // nats.credentials (never logged)
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		ThetaAPI:     "auto",
+		Concurrency:  4,
+		Timeout:      5 * time.Minute,
+		StartDate:    spx.NewDate(2020, time.January, 1),
+		Datasets:     []spx.Dataset{spx.Greeks},
+		Roots:        append([]string(nil), spx.DefaultRoots...),
+		Interval:     time.Minute,
+		OutputDir:    "./data/parquet",
+		TempDir:      "./data/temp",
+		DBPath:       "./data/spx.db",
+		NATSListen:   "127.0.0.1:4222",
+		NATSMonitor:  "127.0.0.1:8222",
+		NATSStoreDir: "./data/nats",
+	}
+}

@@ -1,0 +1,103 @@
+package spx
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Contract is one option contract.
+type Contract struct {
+	Root       string  `json:"root"`
+	Expiration Date    `json:"expiration"`
+	Strike     float64 `json:"strike"` // dollars
+	Right      byte    `json:"right"`  // 'C' or 'P'
+}
+
+// HistoryRequest asks for the history rows of one dataset for one (root,
+// trade date, expiration).
+type HistoryRequest struct {
+	Dataset    Dataset
+	Root       string
+	Date       Date
+	Expiration Date
+	Interval   time.Duration // intraday datasets; 0 means the default 1m
+	// Right narrows the request to calls ('C') or puts ('P'); 0 means both.
+	// The fetcher uses it to split a request the terminal calls too large.
+	Right byte
+}
+
+// Row is one history row, normalised from either terminal generation onto the
+// dataset's canonical columns.
+type Row struct {
+	Contract Contract
+	Date     Date // trade date of the row
+	// Values holds one entry per canonical column (Dataset.Columns order):
+	// the value as a JSON number literal (already checked to be one: finite,
+	// no NaN/Inf), or nil for a missing Optional column. The bytes are only
+	// valid until the next call to Next.
+	Values [][]byte
+}
+
+// StreamInfo describes where a stream came from.
+type StreamInfo struct {
+	Generation string        // "v3" or "v2"
+	URL        string        // first request URL (no credentials)
+	Header     []string      // the response's column names, as sent
+	Pages      int           // pages read so far (v2)
+	Latency    time.Duration // time to the first response header
+}
+
+// RowStream yields rows one at a time without holding the response in
+// memory. A body cut short, a stall past the idle timeout or a row that does
+// not parse ends the stream with an error from Err, never a silently short
+// result.
+type RowStream interface {
+	Next() bool
+	Row() *Row
+	Err() error
+	Info() StreamInfo
+	Close() error
+}
+
+// Source is the Theta Terminal as the coordinator and fetchers see it.
+// Errors carry an ErrorClass (see ClassOf); NO_DATA is ClassEmpty.
+type Source interface {
+	// Expirations lists every expiration ever listed for root.
+	Expirations(ctx context.Context, root string) ([]Date, error)
+	// Contracts lists the contracts quoted on date for the roots.
+	Contracts(ctx context.Context, date Date, roots []string) ([]Contract, error)
+	// ExpirationDates lists the trade dates on which an expiration has data.
+	ExpirationDates(ctx context.Context, root string, exp Date) ([]Date, error)
+	// History streams the rows of one dataset for (root, date, expiration).
+	History(ctx context.Context, req HistoryRequest) (RowStream, error)
+}
+
+// AppendNDJSON appends the staged NDJSON form of r (one line, with the
+// trailing newline) to dst. Field order: root, expiration (YYYYMMDD int),
+// strike (dollars), right ("C"/"P"), date (YYYYMMDD int), then the dataset's
+// canonical columns by name. The writer's converter and `spx convert` read
+// exactly this form.
+func AppendNDJSON(dst []byte, ds Dataset, r *Row) []byte {
+	dst = append(dst, `{"root":"`...)
+	dst = append(dst, r.Contract.Root...)
+	dst = append(dst, `","expiration":`...)
+	dst = strconv.AppendInt(dst, int64(r.Contract.Expiration.Int()), 10)
+	dst = append(dst, `,"strike":`...)
+	dst = strconv.AppendFloat(dst, r.Contract.Strike, 'f', -1, 64)
+	dst = append(dst, `,"right":"`...)
+	dst = append(dst, r.Contract.Right)
+	dst = append(dst, `","date":`...)
+	dst = strconv.AppendInt(dst, int64(r.Date.Int()), 10)
+	for i, c := range ds.Columns() {
+		dst = append(dst, ',', '"')
+		dst = append(dst, c.Name...)
+		dst = append(dst, '"', ':')
+		if i < len(r.Values) && r.Values[i] != nil {
+			dst = append(dst, r.Values[i]...)
+		} else {
+			dst = append(dst, "null"...)
+		}
+	}
+	return append(dst, '}', '\n')
+}
