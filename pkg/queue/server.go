@@ -1,0 +1,98 @@
+package queue
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ServerOptions configures the embedded NATS server.
+type ServerOptions struct {
+	Listen   string // client address host:port; port 0 picks a free port
+	Monitor  string // monitoring address host:port; "" disables; port 0 picks a free port
+	StoreDir string // JetStream file storage directory
+	Logger   *slog.Logger
+}
+
+// Server is an embedded NATS server with JetStream.
+type Server struct {
+	srv *server.Server
+}
+
+// StartServer starts an in-process NATS server with JetStream on disk and
+// waits until it accepts connections.
+func StartServer(o ServerOptions) (*Server, error) {
+	host, port, err := splitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("reading nats.listen %q: %w (want host:port, e.g. 127.0.0.1:4222)", o.Listen, err)
+	}
+	opts := &server.Options{
+		ServerName: "spx",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   o.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	if o.Monitor != "" {
+		mh, mp, err := splitHostPort(o.Monitor)
+		if err != nil {
+			return nil, fmt.Errorf("reading nats.monitor %q: %w (want host:port, e.g. 127.0.0.1:8222)", o.Monitor, err)
+		}
+		opts.HTTPHost, opts.HTTPPort = mh, mp
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the embedded NATS server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(15 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded NATS server did not start on %s within 15s: is the port in use? choose another with --listen, or point --nats at a running server", o.Listen)
+	}
+	if o.Logger != nil {
+		o.Logger.Info("embedded NATS started", "url", srv.ClientURL(), "monitor", monitorURL(srv), "store_dir", o.StoreDir)
+	}
+	return &Server{srv: srv}, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.srv.ClientURL() }
+
+// MonitorURL is the base URL of the monitoring endpoint ("" if disabled).
+func (s *Server) MonitorURL() string { return monitorURL(s.srv) }
+
+// Shutdown stops the server and waits for it.
+func (s *Server) Shutdown() {
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+}
+
+func monitorURL(srv *server.Server) string {
+	a := srv.MonitorAddr()
+	if a == nil {
+		return ""
+	}
+	return "http://" + a.String()
+}
+
+// splitHostPort maps port 0 to the server's "random port".
+func splitHostPort(addr string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(ps)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", ps)
+	}
+	if p == 0 {
+		p = server.RANDOM_PORT
+	}
+	return host, p, nil
+}

@@ -1,0 +1,162 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/spx-archive/spx/pkg/spx"
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
+)
+
+// MsgID is the Nats-Msg-Id of a job message: key + "." + generation, so a
+// re-publish of the same generation is dropped and a retry is not.
+func MsgID(key spx.JobKey, generation int) string {
+	return key.String() + "." + strconv.Itoa(generation)
+}
+
+// EventSubject is the subject of a job's events on SPX_EVENTS.
+func EventSubject(key spx.JobKey) string {
+	return "spx.event." + strings.TrimPrefix(key.FetchSubject(), "spx.fetch.")
+}
+
+// KeyToProto converts a job key to its wire form.
+func KeyToProto(k spx.JobKey) *spxv1.JobKey {
+	return &spxv1.JobKey{Dataset: string(k.Dataset), Root: k.Root, Date: int32(k.Date.Int()), Expiration: int32(k.Expiration.Int())}
+}
+
+// KeyFromProto converts and checks a wire job key.
+func KeyFromProto(p *spxv1.JobKey) (spx.JobKey, error) {
+	if p == nil {
+		return spx.JobKey{}, errors.New("message has no job key")
+	}
+	ds, err := spx.ParseDataset(p.GetDataset())
+	if err != nil {
+		return spx.JobKey{}, err
+	}
+	d, err := spx.DateFromInt(int(p.GetDate()))
+	if err != nil {
+		return spx.JobKey{}, fmt.Errorf("job date: %w", err)
+	}
+	e, err := spx.DateFromInt(int(p.GetExpiration()))
+	if err != nil {
+		return spx.JobKey{}, fmt.Errorf("job expiration: %w", err)
+	}
+	if p.GetRoot() == "" {
+		return spx.JobKey{}, errors.New("job has an empty root")
+	}
+	return spx.JobKey{Dataset: ds, Root: p.GetRoot(), Date: d, Expiration: e}, nil
+}
+
+// ErrAlreadyQueued means the job's subject already holds a message (the job
+// is waiting or in flight): the publish was refused, nothing changed.
+var ErrAlreadyQueued = errors.New("job is already queued")
+
+// publish sends a job message with its msg id; a refusal because the subject
+// already holds a message is ErrAlreadyQueued.
+func publish(ctx context.Context, js jetstream.JetStream, subject, id string, m proto.Message) (duplicate bool, err error) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return false, fmt.Errorf("encoding %s: %w", subject, err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		// The server refuses a second message on a job subject
+		// (MaxMsgsPerSubject 1 + DiscardNewPerSubject).
+		if strings.Contains(err.Error(), "maximum messages per subject") {
+			return false, fmt.Errorf("publishing %s: %w", subject, ErrAlreadyQueued)
+		}
+		return false, fmt.Errorf("publishing %s: %w", subject, err)
+	}
+	return ack.Duplicate, nil
+}
+
+// PublishFetch queues a fetch job. A duplicate (same key and generation
+// within 10 minutes) is not an error.
+func PublishFetch(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) error {
+	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	_, err := publish(ctx, js, key.FetchSubject(), MsgID(key, generation), job)
+	return err
+}
+
+// PublishWrite queues a write job.
+func PublishWrite(ctx context.Context, js jetstream.JetStream, job *spxv1.WriteJob) error {
+	key, err := KeyFromProto(job.GetKey())
+	if err != nil {
+		return err
+	}
+	_, err = publish(ctx, js, key.WriteSubject(), MsgID(key, int(job.GetGeneration())), job)
+	return err
+}
+
+// PublishEvent records an event on SPX_EVENTS.
+func PublishEvent(ctx context.Context, js jetstream.JetStream, ev *spxv1.Event) error {
+	key, err := KeyFromProto(ev.GetKey())
+	if err != nil {
+		return err
+	}
+	if ev.Time == nil {
+		ev.Time = timestamppb.Now()
+	}
+	data, err := proto.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding event: %w", err)
+	}
+	if _, err := js.Publish(ctx, EventSubject(key), data); err != nil {
+		return fmt.Errorf("publishing %s event for %s: %w", ev.GetKind(), key, err)
+	}
+	return nil
+}
+
+// DecodeFetchJob decodes a SPX_FETCH message.
+func DecodeFetchJob(data []byte) (*spxv1.FetchJob, spx.JobKey, error) {
+	var job spxv1.FetchJob
+	if err := proto.Unmarshal(data, &job); err != nil {
+		return nil, spx.JobKey{}, fmt.Errorf("decoding fetch job: %w", err)
+	}
+	key, err := KeyFromProto(job.GetKey())
+	return &job, key, err
+}
+
+// DecodeWriteJob decodes a SPX_WRITE message.
+func DecodeWriteJob(data []byte) (*spxv1.WriteJob, spx.JobKey, error) {
+	var job spxv1.WriteJob
+	if err := proto.Unmarshal(data, &job); err != nil {
+		return nil, spx.JobKey{}, fmt.Errorf("decoding write job: %w", err)
+	}
+	key, err := KeyFromProto(job.GetKey())
+	return &job, key, err
+}
+
+// DecodeEvent decodes a SPX_EVENTS message.
+func DecodeEvent(data []byte) (*spxv1.Event, spx.JobKey, error) {
+	var ev spxv1.Event
+	if err := proto.Unmarshal(data, &ev); err != nil {
+		return nil, spx.JobKey{}, fmt.Errorf("decoding event: %w", err)
+	}
+	key, err := KeyFromProto(ev.GetKey())
+	return &ev, key, err
+}
+
+// PurgeJob removes any message still waiting on the job's subject in the
+// stream (used before a retry publishes a new generation).
+func PurgeJob(ctx context.Context, js jetstream.JetStream, stream, subject string) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("opening stream %s: %w", stream, err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return fmt.Errorf("purging %s: %w", subject, err)
+	}
+	return nil
+}
