@@ -91,6 +91,7 @@ server and every role in one process.`,
 		newEnqueueGapsCommand,
 		newRetryCommand,
 		newVerifyCommand,
+		newTerminalProxyCommand,
 	} {
 		root.AddCommand(newCmd(o))
 	}
