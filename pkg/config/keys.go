@@ -1,0 +1,416 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// Key describes one configuration key (DESIGN.md §4).
+type Key struct {
+	Name        string
+	Default     string // as a string, the form `config set` takes
+	Description string
+	// Validate checks a value; the error says what is wrong and what
+	// would be right, without repeating the key.
+	Validate func(string) error
+	// set stores a valid value into a Config.
+	set func(*Config, string)
+	// get formats the key's value in a Config.
+	get func(Config) string
+	// NotStored keys cannot be kept in the database (database.path:
+	// the database cannot say where it is itself).
+	NotStored bool
+}
+
+// Secret reports whether the key's value must never be shown or logged.
+func (k Key) Secret() bool { return IsSecret(k.Name) }
+
+// IsSecret reports whether values of key must be redacted: nats.credentials
+// and any key naming a password, token or credentials.
+func IsSecret(key string) bool {
+	k := strings.ToLower(key)
+	return strings.Contains(k, "password") || strings.Contains(k, "token") || strings.Contains(k, "credentials") || strings.Contains(k, "secret")
+}
+
+// Redacted is what a secret value is shown as.
+const Redacted = "****"
+
+// Intervals are the v3 interval names spx accepts for processing.interval
+// (tick is not an interval: spx archives bars and snapshots).
+var Intervals = []string{"10ms", "100ms", "500ms", "1s", "5s", "10s", "15s", "30s", "1m", "5m", "10m", "15m", "30m", "1h"}
+
+// Keys lists every configuration key, in the order `config get` shows them.
+var Keys = []Key{
+	{
+		Name: "thetadata.base_url", Default: "",
+		Description: "Theta Terminal base URL; empty: http://127.0.0.1:25503 (v3) or http://127.0.0.1:25510 (v2)",
+		Validate:    validateHTTPURL,
+		set:         func(c *Config, v string) { c.ThetaBaseURL = strings.TrimRight(v, "/") },
+		get:         func(c Config) string { return c.ThetaBaseURL },
+	},
+	{
+		Name: "thetadata.api", Default: "auto",
+		Description: "terminal generation: auto (probe v3, then v2), v3 or v2",
+		Validate:    oneOf("auto", "v3", "v2"),
+		set:         func(c *Config, v string) { c.ThetaAPI = v },
+		get:         func(c Config) string { return c.ThetaAPI },
+	},
+	{
+		Name: "thetadata.concurrency", Default: "4",
+		Description: "requests in flight at the terminal, cluster-wide (FREE 1, VALUE 2, STANDARD 4, PRO 8)",
+		Validate:    validateConcurrency,
+		set:         func(c *Config, v string) { c.Concurrency, _ = strconv.Atoi(v) },
+		get:         func(c Config) string { return strconv.Itoa(c.Concurrency) },
+	},
+	{
+		Name: "thetadata.timeout", Default: "5m",
+		Description: "overall time limit of one terminal request (Go duration, e.g. 5m)",
+		Validate:    validateDuration,
+		set:         func(c *Config, v string) { c.Timeout, _ = time.ParseDuration(v) },
+		get:         func(c Config) string { return formatDuration(c.Timeout) },
+	},
+	{
+		Name: "processing.start_date", Default: "2020-01-01",
+		Description: "first trade date of the archive (YYYY-MM-DD); gap analysis starts here",
+		Validate:    func(v string) error { _, err := spx.ParseDate(v); return err },
+		set:         func(c *Config, v string) { c.StartDate, _ = spx.ParseDate(v) },
+		get: func(c Config) string {
+			if c.StartDate.IsZero() {
+				return ""
+			}
+			return c.StartDate.String()
+		},
+	},
+	{
+		Name: "processing.datasets", Default: "greeks",
+		Description: "datasets to archive, comma-separated: greeks, quote, ohlc, eod, open_interest",
+		Validate:    validateDatasets,
+		set: func(c *Config, v string) {
+			c.Datasets = nil
+			for _, s := range splitList(v) {
+				c.Datasets = append(c.Datasets, spx.Dataset(s))
+			}
+		},
+		get: func(c Config) string {
+			ss := make([]string, len(c.Datasets))
+			for i, d := range c.Datasets {
+				ss[i] = string(d)
+			}
+			return strings.Join(ss, ",")
+		},
+	},
+	{
+		Name: "processing.roots", Default: "SPXW,SPX",
+		Description: "option roots to archive, comma-separated upper-case symbols",
+		Validate:    validateRoots,
+		set:         func(c *Config, v string) { c.Roots = splitList(v) },
+		get:         func(c Config) string { return strings.Join(c.Roots, ",") },
+	},
+	{
+		Name: "processing.interval", Default: "1m",
+		Description: "bar interval of intraday datasets: " + strings.Join(Intervals, ", "),
+		Validate:    validateInterval,
+		set:         func(c *Config, v string) { c.Interval, _ = time.ParseDuration(v) },
+		get:         func(c Config) string { return formatDuration(c.Interval) },
+	},
+	{
+		Name: "processing.output_dir", Default: "./data/parquet",
+		Description: "directory of the Parquet archive",
+		Validate:    nonEmpty("a directory path"),
+		set:         func(c *Config, v string) { c.OutputDir = v },
+		get:         func(c Config) string { return c.OutputDir },
+	},
+	{
+		Name: "processing.temp_dir", Default: "./data/temp",
+		Description: "directory for temporary files",
+		Validate:    nonEmpty("a directory path"),
+		set:         func(c *Config, v string) { c.TempDir = v },
+		get:         func(c Config) string { return c.TempDir },
+	},
+	{
+		Name: "database.path", Default: "./data/spx.db",
+		Description: "status database file (bbolt); set by --db or environment only",
+		Validate:    nonEmpty("a file path"),
+		set:         func(c *Config, v string) { c.DBPath = v },
+		get:         func(c Config) string { return c.DBPath },
+		NotStored:   true,
+	},
+	{
+		Name: "nats.url", Default: "",
+		Description: "NATS server URL(s), comma-separated; empty runs an embedded server",
+		Validate:    validateNATSURL,
+		set:         func(c *Config, v string) { c.NATSURL = v },
+		get:         func(c Config) string { return c.NATSURL },
+	},
+	{
+		Name: "nats.listen", Default: "127.0.0.1:4222",
+		Description: "client address of the embedded NATS server (host:port)",
+		Validate:    validateHostPort,
+		set:         func(c *Config, v string) { c.NATSListen = v },
+		get:         func(c Config) string { return c.NATSListen },
+	},
+	{
+		Name: "nats.monitor", Default: "127.0.0.1:8222",
+		Description: "monitoring address of the embedded NATS server (host:port)",
+		Validate:    validateHostPort,
+		set:         func(c *Config, v string) { c.NATSMonitor = v },
+		get:         func(c Config) string { return c.NATSMonitor },
+	},
+	{
+		Name: "nats.store_dir", Default: "./data/nats",
+		Description: "JetStream storage directory of the embedded NATS server",
+		Validate:    nonEmpty("a directory path"),
+		set:         func(c *Config, v string) { c.NATSStoreDir = v },
+		get:         func(c Config) string { return c.NATSStoreDir },
+	},
+	{
+		Name: "nats.credentials", Default: "",
+		Description: "NATS credentials file (never shown or logged)",
+		Validate:    func(string) error { return nil },
+		set:         func(c *Config, v string) { c.NATSCredentials = v },
+		get:         func(c Config) string { return c.NATSCredentials },
+	},
+}
+
+// Lookup returns the key named name.
+func Lookup(name string) (Key, bool) {
+	i := slices.IndexFunc(Keys, func(k Key) bool { return k.Name == name })
+	if i < 0 {
+		return Key{}, false
+	}
+	return Keys[i], true
+}
+
+// UnknownKeyError is returned for a key that is not in Keys.
+type UnknownKeyError struct {
+	Key     string
+	Nearest string // "" when nothing is close
+}
+
+func (e *UnknownKeyError) Error() string {
+	if e.Nearest != "" {
+		return fmt.Sprintf("unknown config key %q; did you mean %q?", e.Key, e.Nearest)
+	}
+	return fmt.Sprintf("unknown config key %q; 'spx config get' lists the keys", e.Key)
+}
+
+// CheckKey returns an *UnknownKeyError suggesting the nearest key by edit
+// distance when name is not a configuration key.
+func CheckKey(name string) error {
+	if _, ok := Lookup(name); ok {
+		return nil
+	}
+	best, bestD := "", 1<<30
+	for _, k := range Keys {
+		if d := editDistance(strings.ToLower(name), k.Name); d < bestD {
+			best, bestD = k.Name, d
+		}
+	}
+	// Suggest only what is plausibly a typo of the key.
+	if bestD > max(3, len(best)/3) {
+		best = ""
+	}
+	return &UnknownKeyError{Key: name, Nearest: best}
+}
+
+// ValidateValue checks value for key. Errors name the key and the value and
+// say what would be right.
+func ValidateValue(key, value string) error {
+	k, ok := Lookup(key)
+	if !ok {
+		return CheckKey(key)
+	}
+	if err := k.Validate(value); err != nil {
+		return fmt.Errorf("%s %q: %w", key, displayValue(key, value), err)
+	}
+	return nil
+}
+
+// Get returns the value of key in c as a string ("" for unknown keys). It
+// does not redact; use Display for anything a person sees.
+func (c Config) Get(key string) string {
+	k, ok := Lookup(key)
+	if !ok {
+		return ""
+	}
+	return k.get(c)
+}
+
+// Display returns the value of key in c, with secrets shown as Redacted.
+func (c Config) Display(key string) string { return displayValue(key, c.Get(key)) }
+
+func displayValue(key, value string) string {
+	if value != "" && IsSecret(key) {
+		return Redacted
+	}
+	return value
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func splitList(v string) []string {
+	var out []string
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	// time.Duration prints 1m as "1m0s"; show the form people type.
+	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+func oneOf(vals ...string) func(string) error {
+	return func(v string) error {
+		if slices.Contains(vals, v) {
+			return nil
+		}
+		return fmt.Errorf("must be one of %s", strings.Join(vals, ", "))
+	}
+}
+
+func nonEmpty(what string) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("must not be empty: give %s", what)
+		}
+		return nil
+	}
+}
+
+func validateConcurrency(v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return errors.New("must be a whole number from 1 to 128 (your subscription's limit: FREE 1, VALUE 2, STANDARD 4, PRO 8)")
+	}
+	if n < 1 || n > 128 {
+		return fmt.Errorf("%d is out of range: must be from 1 to 128 (the terminal queues at most 128 requests)", n)
+	}
+	return nil
+}
+
+func validateDuration(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return errors.New("must be a positive duration such as 30s, 5m or 1h")
+	}
+	return nil
+}
+
+func validateInterval(v string) error {
+	if slices.Contains(Intervals, v) {
+		return nil
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(Intervals, ", "))
+}
+
+func validateDatasets(v string) error {
+	list := splitList(v)
+	if len(list) == 0 {
+		return errors.New("must name at least one dataset: greeks, quote, ohlc, eod, open_interest")
+	}
+	seen := map[string]bool{}
+	for _, s := range list {
+		if _, err := spx.ParseDataset(s); err != nil {
+			return err
+		}
+		if seen[s] {
+			return fmt.Errorf("dataset %s is listed twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func validateRoots(v string) error {
+	list := splitList(v)
+	if len(list) == 0 {
+		return errors.New("must name at least one root, e.g. SPXW,SPX")
+	}
+	seen := map[string]bool{}
+	for _, s := range list {
+		for _, r := range s {
+			if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return fmt.Errorf("root %q must be upper-case letters and digits, e.g. SPXW", s)
+			}
+		}
+		if seen[s] {
+			return fmt.Errorf("root %s is listed twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func validateHTTPURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an http(s) URL such as http://127.0.0.1:25503")
+	}
+	return nil
+}
+
+func validateNATSURL(v string) error {
+	for _, s := range splitList(v) {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) {
+			return fmt.Errorf("%q must be a NATS URL such as nats://127.0.0.1:4222", s)
+		}
+	}
+	return nil
+}
+
+func validateHostPort(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		return errors.New("must be host:port such as 127.0.0.1:4222")
+	}
+	return nil
+}
