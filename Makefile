@@ -1,0 +1,40 @@
+# Everything a person does with spx has a target here.
+GO      ?= go
+BIN     ?= bin
+PKGS    ?= ./...
+DEMO_DIR ?= ./demo-data
+
+.PHONY: all build test test-short lint fmt proto demo bench clean
+
+all: build
+
+build: ## build spx and the single-role binaries into ./bin
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: ## the full default test suite, race detector on (README's test command)
+	$(GO) test -race -timeout 20m $(PKGS)
+
+test-short: ## quick run without the race detector
+	$(GO) test -short -timeout 10m $(PKGS)
+
+lint: ## go vet + gofmt check
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+proto: ## regenerate proto/spx/v1/*.pb.go (needs protoc and protoc-gen-go)
+	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	@command -v protoc-gen-go >/dev/null || GOBIN=$$HOME/go/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	PATH="$$HOME/go/bin:$$PATH" protoc --proto_path=proto --go_out=. --go_opt=module=github.com/spx-archive/spx proto/spx/v1/*.proto
+
+demo: build ## simulated terminal + a few days processed end to end
+	./scripts/demo.sh $(DEMO_DIR)
+
+bench: ## benchmarks (converter, client decode, simulator)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./pkg/archive/ ./pkg/thetadata/ ./pkg/terminalsim/
+
+clean:
+	rm -rf $(BIN) $(DEMO_DIR)
