@@ -1,0 +1,331 @@
+// Package fetcher is the fetch role: workers on the shared `fetchers` pull
+// consumer take one job at a time, stream the terminal's rows as NDJSON
+// through zstd into the spx-staging object store, and hand the job on to the
+// writers. It must not touch the status store or the Parquet archive: it only
+// reports what happened as events.
+package fetcher
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
+)
+
+// Source is the part of the terminal client a fetcher uses.
+type Source interface {
+	History(ctx context.Context, req spx.HistoryRequest) (spx.RowStream, error)
+}
+
+// Config tunes a fetch service. Zero values take the defaults.
+type Config struct {
+	Workers         int           // worker goroutines, default 4
+	Name            string        // worker name prefix in events, default "fetcher"
+	Interval        time.Duration // default interval when a job carries none, default 1m
+	InProgressEvery time.Duration // InProgress heartbeat, default 15s (keep below AckWait)
+	Retries         uint64        // in-process retries of a transient failure, default 3
+	RetryBase       time.Duration // first in-process back-off, default 1s
+	Policy          queue.Policy  // NakWithDelay back-off by delivery count
+	Logger          *slog.Logger
+}
+
+// Service runs fetch workers.
+type Service struct {
+	js   jetstream.JetStream
+	src  Source
+	cfg  Config
+	host string
+	log  *slog.Logger
+}
+
+// New returns a fetch service reading jobs from js and rows from src.
+func New(js jetstream.JetStream, src Source, cfg Config) *Service {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Name == "" {
+		cfg.Name = "fetcher"
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if cfg.InProgressEvery <= 0 {
+		cfg.InProgressEvery = 15 * time.Second
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 3
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	return &Service{js: js, src: src, cfg: cfg, host: host, log: cfg.Logger.With("role", "fetcher")}
+}
+
+// Run waits for the topology, then runs the workers until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	if err := queue.WaitTopology(ctx, s.js); err != nil {
+		return err
+	}
+	cons, err := s.js.Consumer(ctx, queue.StreamFetch, queue.ConsumerFetchers)
+	if err != nil {
+		return fmt.Errorf("opening the fetchers consumer: %w", err)
+	}
+	store, err := s.js.ObjectStore(ctx, queue.Bucket)
+	if err != nil {
+		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
+	}
+	s.log.Info("fetchers started", "workers", s.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range s.cfg.Workers {
+		name := s.cfg.Name + "-" + strconv.Itoa(i+1)
+		wg.Go(func() {
+			_ = queue.Pull(ctx, cons, s.log, func(ctx context.Context, msg jetstream.Msg) {
+				s.handle(ctx, store, name, msg)
+			})
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg) {
+	job, key, err := queue.DecodeFetchJob(msg.Data())
+	if err != nil {
+		s.log.Error("dropping an unreadable fetch job", "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason("unreadable job: " + err.Error())
+		return
+	}
+	var delivery uint64 = 1
+	if md, err := msg.Metadata(); err == nil {
+		delivery = md.NumDelivered
+	}
+	log := s.log.With("job", key.String(), "worker", worker, "delivery", delivery)
+	ev := func(kind spxv1.EventKind) *spxv1.Event {
+		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
+			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
+	}
+	s.publish(ctx, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING))
+
+	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
+	interval := time.Duration(job.GetIntervalMs()) * time.Millisecond
+	if interval <= 0 {
+		interval = s.cfg.Interval
+	}
+	started := time.Now()
+	var res staged
+	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
+		var err error
+		res, err = s.stageSplitting(ctx, store, key, interval)
+		return err
+	})
+	if err == nil {
+		wj := &spxv1.WriteJob{Key: job.GetKey(), Generation: job.GetGeneration(), Object: key.ObjectName(), Rows: res.rows,
+			Contracts: res.contracts, NdjsonSha256: res.sha, SourceUrl: res.url, LatencyMs: res.latency.Milliseconds(),
+			FetchedAt: timestamppb.New(started)}
+		if err = queue.PublishWrite(ctx, s.js, wj); errors.Is(err, queue.ErrAlreadyQueued) {
+			err = nil // a write of this job is already waiting; it reads the object we just replaced
+		} else if err != nil {
+			err = spx.Transient(err)
+		}
+	}
+	stop()
+	if err == nil {
+		e := ev(spxv1.EventKind_EVENT_KIND_STAGED)
+		e.Rows, e.Contracts, e.Sha256, e.SourceUrl, e.LatencyMs = res.rows, res.contracts, res.sha, res.url, res.latency.Milliseconds()
+		e.FetchedAt = timestamppb.New(started)
+		s.publish(ctx, log, e)
+		if err := msg.Ack(); err != nil {
+			log.Warn("acking a staged job failed; it may be fetched again", "err", err)
+		}
+		log.Info("staged", "rows", res.rows, "took", time.Since(started).Round(time.Millisecond))
+		return
+	}
+
+	// Nothing partial stays behind.
+	if derr := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+		log.Warn("deleting a partial staging object failed; its TTL removes it", "err", derr)
+	}
+	d := queue.Decide(err, delivery, s.cfg.Policy)
+	switch d.Outcome {
+	case spx.JobEmpty:
+		s.publish(ctx, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY))
+		log.Info("no data")
+	case spx.JobFailed:
+		e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
+		e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), detail(err)
+		s.publish(ctx, log, e)
+		log.Error("fetch failed", "class", d.Class, "err", err)
+	default:
+		// Transient: tell the coordinator the last error (kept if the job
+		// later goes dead) without changing its outcome.
+		e := ev(spxv1.EventKind_EVENT_KIND_FETCHING)
+		e.ErrorClass, e.ErrorMessage = string(d.Class), err.Error()
+		s.publish(ctx, log, e)
+		log.Warn("fetch failed; will be redelivered", "err", err, "delay", d.Delay)
+	}
+	if err := d.Apply(msg, err.Error()); err != nil {
+		log.Warn("settling a job message failed", "action", d.Action, "err", err)
+	}
+}
+
+// publish sends an event; a lost event is logged (the coordinator still sees
+// the job's outcome through the next event or a dead letter).
+func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) {
+	if err := queue.PublishEvent(context.WithoutCancel(ctx), s.js, e); err != nil {
+		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
+	}
+}
+
+// detailer is implemented by errors that carry a sample of offending input.
+type detailer interface{ Detail() string }
+
+func detail(err error) string {
+	var d detailer
+	if errors.As(err, &d) {
+		return d.Detail()
+	}
+	return ""
+}
+
+type staged struct {
+	rows, contracts int64
+	sha, url        string
+	latency         time.Duration
+}
+
+// stageSplitting stages the job; if the terminal calls the request too large
+// it stages calls then puts into the same object, once.
+func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration) (staged, error) {
+	res, err := s.stage(ctx, store, key, interval, []byte{0})
+	if spx.ClassOf(err) != spx.ClassSplit {
+		return res, err
+	}
+	s.log.Info("request too large; splitting by right", "job", key.String())
+	res, err = s.stage(ctx, store, key, interval, []byte{'C', 'P'})
+	if spx.ClassOf(err) == spx.ClassSplit {
+		return res, spx.Permanent(fmt.Errorf("the terminal calls the request too large even split into calls and puts (use a coarser processing.interval): %w", err))
+	}
+	return res, err
+}
+
+// stage streams the rows of each right in turn into one object: rows →
+// NDJSON → SHA-256 and zstd → io.Pipe → ObjectStore.Put. Memory stays flat
+// whatever the size of the expiration.
+func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	var res staged
+	produced := make(chan error, 1)
+	go func() {
+		err := s.produce(ctx, pw, key, interval, rights, &res)
+		pw.CloseWithError(err)
+		produced <- err
+	}()
+	meta := jetstream.ObjectMeta{Name: key.ObjectName(), Opts: &jetstream.ObjectMetaOptions{ChunkSize: 512 << 10}}
+	_, putErr := store.Put(ctx, meta, pr)
+	if putErr != nil {
+		pr.CloseWithError(putErr) // unblock the producer
+	}
+	prodErr := <-produced
+	if prodErr != nil {
+		return res, prodErr // the terminal's error carries the class
+	}
+	if putErr != nil {
+		return res, spx.Transient(fmt.Errorf("staging %s in the object store: %w", key.ObjectName(), putErr))
+	}
+	meta.Metadata = map[string]string{
+		"rows":       strconv.FormatInt(res.rows, 10),
+		"contracts":  strconv.FormatInt(res.contracts, 10),
+		"sha256":     res.sha,
+		"source_url": res.url,
+		"latency_ms": strconv.FormatInt(res.latency.Milliseconds(), 10),
+	}
+	meta.Opts = nil
+	if err := store.UpdateMeta(ctx, key.ObjectName(), meta); err != nil {
+		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", key.ObjectName(), err))
+	}
+	if res.rows == 0 {
+		// A 200 with no rows is the same as NO_DATA for the archive.
+		return res, spx.ErrNoData
+	}
+	return res, nil
+}
+
+func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, interval time.Duration, rights []byte, res *staged) error {
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("starting zstd: %w", err)
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(h, zw), 256<<10)
+	type contract struct {
+		exp    spx.Date
+		strike float64
+		right  byte
+	}
+	seen := map[contract]struct{}{}
+	var line []byte
+	for _, right := range rights {
+		req := spx.HistoryRequest{Dataset: key.Dataset, Root: key.Root, Date: key.Date, Expiration: key.Expiration, Right: right}
+		if key.Dataset.Intraday() {
+			req.Interval = interval
+		}
+		rs, err := s.src.History(ctx, req)
+		if err != nil {
+			zw.Close()
+			return err
+		}
+		for rs.Next() {
+			r := rs.Row()
+			line = spx.AppendNDJSON(line[:0], key.Dataset, r)
+			if _, err := bw.Write(line); err != nil {
+				rs.Close()
+				zw.Close()
+				return spx.Transient(fmt.Errorf("staging rows: %w", err))
+			}
+			res.rows++
+			seen[contract{r.Contract.Expiration, r.Contract.Strike, r.Contract.Right}] = struct{}{}
+		}
+		err = rs.Err()
+		info := rs.Info()
+		rs.Close()
+		if err != nil {
+			zw.Close()
+			return err
+		}
+		if res.url == "" {
+			res.url, res.latency = info.URL, info.Latency
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		zw.Close()
+		return spx.Transient(fmt.Errorf("staging rows: %w", err))
+	}
+	if err := zw.Close(); err != nil {
+		return spx.Transient(fmt.Errorf("finishing zstd stream: %w", err))
+	}
+	res.contracts = int64(len(seen))
+	res.sha = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
