@@ -1,0 +1,318 @@
+// Package writer is the write role: workers on the shared `writers` pull
+// consumer take one staged job at a time, stream the object back through
+// zstd, check its NDJSON SHA-256 while reading, and have the archive turn it
+// into a Parquet file. It must not touch the status store or call the
+// terminal: it reports what happened as events.
+package writer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
+)
+
+// File describes a Parquet file the archive wrote.
+type File struct {
+	Rows   int64
+	Bytes  int64
+	SHA256 string // of the Parquet file
+}
+
+// Archive converts uncompressed NDJSON into one Parquet file at path,
+// leaving nothing partial behind on error.
+type Archive interface {
+	WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string) (File, error)
+}
+
+// Config tunes a write service. Zero values take the defaults.
+type Config struct {
+	OutputDir       string // the archive root (processing.output_dir)
+	Workers         int    // default 2
+	Name            string // worker name prefix, default "writer"
+	InProgressEvery time.Duration
+	Policy          queue.Policy
+	Logger          *slog.Logger
+}
+
+// Service runs write workers.
+type Service struct {
+	js   jetstream.JetStream
+	arc  Archive
+	cfg  Config
+	host string
+	log  *slog.Logger
+}
+
+// New returns a write service.
+func New(js jetstream.JetStream, arc Archive, cfg Config) *Service {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Name == "" {
+		cfg.Name = "writer"
+	}
+	if cfg.InProgressEvery <= 0 {
+		cfg.InProgressEvery = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	return &Service{js: js, arc: arc, cfg: cfg, host: host, log: cfg.Logger.With("role", "writer")}
+}
+
+// Run waits for the topology, then runs the workers until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	if s.cfg.OutputDir == "" {
+		return errors.New("writer has no output directory: set processing.output_dir (--output-dir)")
+	}
+	if err := queue.WaitTopology(ctx, s.js); err != nil {
+		return err
+	}
+	cons, err := s.js.Consumer(ctx, queue.StreamWrite, queue.ConsumerWriters)
+	if err != nil {
+		return fmt.Errorf("opening the writers consumer: %w", err)
+	}
+	store, err := s.js.ObjectStore(ctx, queue.Bucket)
+	if err != nil {
+		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
+	}
+	s.log.Info("writers started", "workers", s.cfg.Workers, "output_dir", s.cfg.OutputDir)
+	var wg sync.WaitGroup
+	for i := range s.cfg.Workers {
+		name := s.cfg.Name + "-" + strconv.Itoa(i+1)
+		wg.Go(func() {
+			_ = queue.Pull(ctx, cons, s.log, func(ctx context.Context, msg jetstream.Msg) {
+				s.handle(ctx, store, name, msg)
+			})
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// errRefetch marks a staged object that cannot be trusted: missing, corrupt,
+// or not matching the fetcher's digest or row count. The fetch is redone.
+var errRefetch = errors.New("staged object is missing or corrupt")
+
+type refetchError struct{ err error }
+
+func (e *refetchError) Error() string { return e.err.Error() }
+func (e *refetchError) Unwrap() error { return e.err }
+func (e *refetchError) Is(t error) bool {
+	return t == errRefetch
+}
+
+// readError is a failure reading the object store (not the data): transient.
+type readError struct{ err error }
+
+func (e *readError) Error() string              { return "reading the staged object: " + e.err.Error() }
+func (e *readError) Unwrap() error              { return e.err }
+func (e *readError) ErrorClass() spx.ErrorClass { return spx.ClassTransient }
+
+func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg) {
+	job, key, err := queue.DecodeWriteJob(msg.Data())
+	if err != nil {
+		s.log.Error("dropping an unreadable write job", "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason("unreadable job: " + err.Error())
+		return
+	}
+	var delivery uint64 = 1
+	if md, err := msg.Metadata(); err == nil {
+		delivery = md.NumDelivered
+	}
+	log := s.log.With("job", key.String(), "worker", worker, "delivery", delivery)
+	ev := func(kind spxv1.EventKind) *spxv1.Event {
+		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
+			Delivery: int32(delivery), Stage: "write", Time: timestamppb.Now(), SourceUrl: job.GetSourceUrl(),
+			LatencyMs: job.GetLatencyMs(), FetchedAt: job.GetFetchedAt(), Contracts: job.GetContracts()}
+	}
+	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
+	started := time.Now()
+	file, err := s.write(ctx, store, key, job)
+	stop()
+
+	switch {
+	case err == nil:
+		e := ev(spxv1.EventKind_EVENT_KIND_WRITTEN)
+		e.Rows, e.Bytes, e.Sha256, e.File = file.Rows, file.Bytes, file.SHA256, key.RelPath()
+		s.publish(ctx, log, e)
+		if err := msg.Ack(); err != nil {
+			log.Warn("acking a written job failed; it may be written again (same bytes)", "err", err)
+		}
+		if err := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			log.Warn("deleting the staged object failed; its TTL removes it", "err", err)
+		}
+		log.Info("written", "rows", file.Rows, "bytes", file.Bytes, "took", time.Since(started).Round(time.Millisecond))
+	case errors.Is(err, errRefetch):
+		e := ev(spxv1.EventKind_EVENT_KIND_REFETCH)
+		e.ErrorClass, e.ErrorMessage = string(spx.ClassTransient), err.Error()
+		s.publish(ctx, log, e)
+		log.Warn("staged object unusable; asking for a new fetch", "err", err)
+		_ = msg.TermWithReason("refetch: " + truncate(err.Error(), 150))
+		if err := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			log.Warn("deleting a corrupt staged object failed", "err", err)
+		}
+	default:
+		d := queue.Decide(err, delivery, s.cfg.Policy)
+		if d.Outcome == spx.JobFailed {
+			e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
+			e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), detail(err)
+			s.publish(ctx, log, e)
+			log.Error("write failed", "class", d.Class, "err", err)
+		} else {
+			log.Warn("write failed; will be redelivered", "err", err, "delay", d.Delay)
+		}
+		if err := d.Apply(msg, err.Error()); err != nil {
+			log.Warn("settling a job message failed", "action", d.Action, "err", err)
+		}
+	}
+}
+
+func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, job *spxv1.WriteJob) (File, error) {
+	obj, err := store.Get(ctx, key.ObjectName())
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return File{}, &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", key.ObjectName())}
+	}
+	if err != nil {
+		return File{}, &readError{err}
+	}
+	defer obj.Close()
+	info, err := obj.Info()
+	if err != nil {
+		return File{}, &readError{err}
+	}
+	wantSHA, wantRows := job.GetNdjsonSha256(), job.GetRows()
+	if v := info.Metadata["sha256"]; v != "" {
+		wantSHA = v
+	}
+	if v, err := strconv.ParseInt(info.Metadata["rows"], 10, 64); err == nil {
+		wantRows = v
+	}
+	zr, err := zstd.NewReader(obj, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return File{}, fmt.Errorf("starting zstd: %w", err)
+	}
+	defer zr.Close()
+	vr := &verifyingReader{r: zr, raw: obj, h: sha256.New(), want: wantSHA, name: key.ObjectName()}
+
+	path := filepath.Join(s.cfg.OutputDir, filepath.FromSlash(key.RelPath()))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return File{}, spx.Permanent(fmt.Errorf("creating %s: %w (check disk space and permissions of processing.output_dir)", filepath.Dir(path), err))
+	}
+	file, err := s.arc.WriteFile(ctx, key.Dataset, vr, path)
+	if vr.err != nil {
+		// The input was at fault, whatever the archive made of it.
+		if file.Rows > 0 {
+			_ = os.Remove(path)
+		}
+		return File{}, vr.err
+	}
+	if err != nil {
+		if spx.ClassOf(err) == spx.ClassTransient {
+			return File{}, err
+		}
+		return File{}, spx.Permanent(fmt.Errorf("writing %s: %w", path, err))
+	}
+	if !vr.eof {
+		// The archive stopped early: read the rest so both digests are checked.
+		if _, err := io.Copy(io.Discard, vr); err != nil || vr.err != nil {
+			_ = os.Remove(path)
+			if vr.err != nil {
+				return File{}, vr.err
+			}
+			return File{}, &readError{err}
+		}
+	}
+	if wantRows > 0 && file.Rows != wantRows {
+		_ = os.Remove(path)
+		return File{}, &refetchError{fmt.Errorf("staged object %s has %d rows, the fetcher staged %d", key.ObjectName(), file.Rows, wantRows)}
+	}
+	return file, nil
+}
+
+// verifyingReader decompresses the object and, at EOF, checks the NDJSON's
+// SHA-256. A mismatch, a corrupt zstd frame or the object store's own digest
+// check failing is returned instead of EOF, so the archive never renames a
+// file built from bad input into place.
+type verifyingReader struct {
+	r    io.Reader
+	raw  io.Reader
+	h    hash.Hash
+	want string
+	name string
+	eof  bool
+	err  error
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	switch {
+	case err == io.EOF:
+		v.eof = true
+		if got := hex.EncodeToString(v.h.Sum(nil)); v.want != "" && got != v.want {
+			v.err = &refetchError{fmt.Errorf("staged object %s: NDJSON SHA-256 %s does not match the fetcher's %s", v.name, got, v.want)}
+			return n, v.err
+		}
+		return n, io.EOF
+	case err != nil:
+		if errors.Is(err, jetstream.ErrDigestMismatch) || isZstdError(err) {
+			v.err = &refetchError{fmt.Errorf("staged object %s is corrupt: %w", v.name, err)}
+		} else {
+			v.err = &readError{err}
+		}
+		return n, v.err
+	}
+	return n, nil
+}
+
+func isZstdError(err error) bool {
+	return errors.Is(err, zstd.ErrMagicMismatch) || errors.Is(err, zstd.ErrCRCMismatch) || errors.Is(err, zstd.ErrBlockTooSmall) ||
+		errors.Is(err, zstd.ErrReservedBlockType) || errors.Is(err, zstd.ErrUnknownDictionary) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) {
+	if err := queue.PublishEvent(context.WithoutCancel(ctx), s.js, e); err != nil {
+		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
+	}
+}
+
+// detailer is implemented by errors that carry a sample of offending input.
+type detailer interface{ Detail() string }
+
+func detail(err error) string {
+	var d detailer
+	if errors.As(err, &d) {
+		return d.Detail()
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,155 @@
+package writer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/queue/queuetest"
+	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/writer"
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
+)
+
+// fakeArchive copies the NDJSON to path (tmp then rename) and counts lines;
+// a line "bad" fails permanently.
+type fakeArchive struct{}
+
+func (fakeArchive) WriteFile(_ context.Context, _ spx.Dataset, in io.Reader, path string) (writer.File, error) {
+	b, err := io.ReadAll(in)
+	if err != nil {
+		return writer.File{}, err
+	}
+	if bytes.Contains(b, []byte("bad")) {
+		return writer.File{}, spx.Permanent(errors.New("line 1: not JSON: \"bad\""))
+	}
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return writer.File{}, err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return writer.File{}, err
+	}
+	sum := sha256.Sum256(b)
+	return writer.File{Rows: int64(bytes.Count(b, []byte("\n"))), Bytes: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+func stage(t *testing.T, store jetstream.ObjectStore, key spx.JobKey, ndjson []byte, sha string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	zw.Write(ndjson)
+	zw.Close()
+	if sha == "" {
+		sum := sha256.Sum256(ndjson)
+		sha = hex.EncodeToString(sum[:])
+	}
+	meta := jetstream.ObjectMeta{Name: key.ObjectName(), Metadata: map[string]string{
+		"sha256": sha, "rows": strconv.Itoa(bytes.Count(ndjson, []byte("\n")))}}
+	if _, err := store.Put(context.Background(), meta, &buf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriter(t *testing.T) {
+	_, nc, js := queuetest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := queue.Ensure(ctx, js, queue.Topology{Memory: true, WriteAckWait: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := js.ObjectStore(ctx, queue.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	day := spx.NewDate(2024, 1, 2)
+	key := func(d int) spx.JobKey {
+		return spx.JobKey{Dataset: spx.Greeks, Root: "SPX", Date: day, Expiration: spx.NewDate(2024, 1, d)}
+	}
+	good := []byte("{\"a\":1}\n{\"a\":2}\n")
+	stage(t, store, key(3), good, "")
+	stage(t, store, key(4), good, "0000") // digest mismatch
+	// key(5) is never staged: missing object
+	stage(t, store, key(6), []byte("bad\n"), "")
+
+	sub, err := nc.SubscribeSync("spx.event.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []int{3, 4, 5, 6} {
+		if err := queue.PublishWrite(ctx, js, &spxv1.WriteJob{Key: queue.KeyToProto(key(d)), Generation: 1, Object: key(d).ObjectName()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := writer.New(js, fakeArchive{}, writer.Config{OutputDir: out, Workers: 2})
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+
+	got := map[int]*spxv1.Event{}
+	for len(got) < 4 {
+		m, err := sub.NextMsg(15 * time.Second)
+		if err != nil {
+			t.Fatalf("waiting for events: %v (have %v)", err, got)
+		}
+		ev, k, err := queue.DecodeEvent(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, d := k.Expiration.YMD()
+		got[d] = ev
+	}
+	want := map[int]spxv1.EventKind{3: spxv1.EventKind_EVENT_KIND_WRITTEN, 4: spxv1.EventKind_EVENT_KIND_REFETCH,
+		5: spxv1.EventKind_EVENT_KIND_REFETCH, 6: spxv1.EventKind_EVENT_KIND_FAILED}
+	for d, k := range want {
+		if got[d].GetKind() != k {
+			t.Errorf("exp %d: event %v (%s), want %v", d, got[d].GetKind(), got[d].GetErrorMessage(), k)
+		}
+	}
+	if ev := got[3]; ev.GetRows() != 2 || ev.GetFile() != key(3).RelPath() {
+		t.Errorf("written event: %+v", ev)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, key(3).RelPath())); err != nil || !bytes.Equal(b, good) {
+		t.Errorf("written file: %q, %v", b, err)
+	}
+	for _, d := range []int{4, 6} {
+		if _, err := os.Stat(filepath.Join(out, key(d).RelPath())); !os.IsNotExist(err) {
+			t.Errorf("exp %d: a file was left in place (err %v)", d, err)
+		}
+	}
+	if got[6].GetErrorClass() != "permanent" || got[6].GetErrorMessage() == "" {
+		t.Errorf("failed event: %+v", got[6])
+	}
+	// The staged object of a written job is deleted.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := store.GetInfo(ctx, key(3).ObjectName())
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("staged object still there: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	depth, err := queue.Depth(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if depth[1].Pending != 0 || depth[1].InFlight != 0 {
+		t.Errorf("write queue not drained: %+v", depth[1])
+	}
+	cancel()
+	<-done
+}
