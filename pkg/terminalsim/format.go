@@ -1,0 +1,185 @@
+package terminalsim
+
+import (
+	"io"
+	"strconv"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000}
+
+// appendFixed appends the fixed-point value v/10^dec. With trim, trailing
+// zeros of the fraction (and a bare point) are dropped: 11500 with dec 2 is
+// "115", 11495 is "114.95".
+func appendFixed(dst []byte, v int64, dec int, trim bool) []byte {
+	if v < 0 {
+		dst = append(dst, '-')
+		v = -v
+	}
+	if dec == 0 {
+		return strconv.AppendInt(dst, v, 10)
+	}
+	p := pow10[dec]
+	dst = strconv.AppendInt(dst, v/p, 10)
+	f := v % p
+	if trim {
+		if f == 0 {
+			return dst
+		}
+		for f%10 == 0 {
+			f /= 10
+			dec--
+		}
+	}
+	dst = append(dst, '.')
+	for d := dec - 1; d >= 0; d-- {
+		dst = append(dst, byte('0'+f/pow10[d]%10))
+	}
+	return dst
+}
+
+func append2(dst []byte, v int) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
+
+// appendISO appends a New York wall-clock timestamp with no offset:
+// 2024-03-15T09:30:00.000.
+func appendISO(dst []byte, d spx.Date, ms int32) []byte {
+	y, m, dd := d.YMD()
+	dst = strconv.AppendInt(dst, int64(y), 10)
+	dst = append(dst, '-')
+	dst = append2(dst, int(m))
+	dst = append(dst, '-')
+	dst = append2(dst, dd)
+	dst = append(dst, 'T')
+	return appendClock(dst, ms)
+}
+
+// appendClock appends HH:MM:SS.SSS.
+func appendClock(dst []byte, ms int32) []byte {
+	h := int(ms / 3600000)
+	mi := int(ms / 60000 % 60)
+	s := int(ms / 1000 % 60)
+	f := int(ms % 1000)
+	dst = append2(dst, h)
+	dst = append(dst, ':')
+	dst = append2(dst, mi)
+	dst = append(dst, ':')
+	dst = append2(dst, s)
+	return append(dst, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+}
+
+// out is an append buffer in front of the response: rows are appended
+// with strconv-style functions and handed to the connection in large
+// chunks, flushed as they go so the client sees a steady stream.
+type out struct {
+	w     io.Writer
+	flush func()
+	buf   []byte
+	err   error
+}
+
+const outChunk = 64 << 10
+
+func newOut(w io.Writer, flush func()) *out {
+	return &out{w: w, flush: flush, buf: make([]byte, 0, outChunk+4096)}
+}
+
+// maybeSend writes the buffer once it is large.
+func (o *out) maybeSend() {
+	if len(o.buf) >= outChunk {
+		o.send()
+	}
+}
+
+// send writes and flushes whatever is buffered.
+func (o *out) send() {
+	if o.err != nil {
+		o.buf = o.buf[:0]
+		return
+	}
+	if len(o.buf) > 0 {
+		_, o.err = o.w.Write(o.buf)
+		o.buf = o.buf[:0]
+	}
+	if o.err == nil && o.flush != nil {
+		o.flush()
+	}
+}
+
+// rowFormat writes rows of one dataset in one wire format.
+type rowFormat int
+
+const (
+	fmtV3CSV rowFormat = iota
+	fmtV3NDJSON
+	fmtV3JSON
+	fmtV2JSON
+	fmtV2CSV
+)
+
+// appendV3Value appends column j of the current row in v3 form.
+func appendV3Value(dst []byte, g *gen, c *col, j int, quoteTime bool) []byte {
+	if c.time {
+		if quoteTime {
+			dst = append(dst, '"')
+		}
+		if g.seg.intraday && (j == 0 || g.ds == spx.Greeks) {
+			dst = append(dst, g.seg.ts[g.stamp]...)
+		} else {
+			dst = appendISO(dst, g.seg.date, int32(g.vals[j]))
+		}
+		if quoteTime {
+			dst = append(dst, '"')
+		}
+		return dst
+	}
+	return appendFixed(dst, g.vals[j], c.dec, true)
+}
+
+// appendV3CSVRow appends one v3 CSV line.
+func appendV3CSVRow(dst []byte, g *gen, cols []col) []byte {
+	dst = append(dst, g.con.v3CSV...)
+	first := true
+	for j := range cols {
+		c := &cols[j]
+		if c.v3 == "" {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendV3Value(dst, g, c, j, false)
+	}
+	return append(dst, '\n')
+}
+
+// appendV3JSONRow appends one flat JSON object (no separator).
+func appendV3JSONRow(dst []byte, g *gen, cols []col) []byte {
+	dst = append(dst, g.con.v3JSON...)
+	for j := range cols {
+		c := &cols[j]
+		if c.v3 == "" {
+			continue
+		}
+		dst = append(dst, ',', '"')
+		dst = append(dst, c.v3...)
+		dst = append(dst, '"', ':')
+		dst = appendV3Value(dst, g, c, j, true)
+	}
+	return append(dst, '}')
+}
+
+// appendV2Values appends the v2 format columns (and the trailing date) of
+// the current row, comma separated.
+func appendV2Values(dst []byte, g *gen, cols []col) []byte {
+	for j := range cols {
+		c := &cols[j]
+		if c.v2 == "" {
+			continue
+		}
+		dst = appendFixed(dst, g.vals[j], c.dec, true)
+		dst = append(dst, ',')
+	}
+	return strconv.AppendInt(dst, g.seg.dateInt, 10)
+}

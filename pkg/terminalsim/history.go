@@ -1,0 +1,159 @@
+package terminalsim
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// jobKey is the spx.JobKey string of a request for one date and one
+// expiration ("" otherwise: such requests are not tracked per job).
+func (r *histReq) jobKey() string {
+	if r.allExp || r.from != r.to {
+		return ""
+	}
+	return spx.JobKey{Dataset: r.ds, Root: r.root, Date: r.from, Expiration: r.exp}.String()
+}
+
+// prepare sizes a history request and applies the answers that come
+// before any body: NO_DATA, LARGE_REQUEST and injected error codes.
+func (s *Sim) prepare(r *histReq) ([]*segment, int64, *termError) {
+	if r.ds == spx.Greeks && r.to < greeksStart {
+		return nil, 0, errf(472, "no greeks before 2020-01-01: index-option greeks history starts then")
+	}
+	segs := s.market.segmentsFor(r)
+	total := totalRows(segs)
+	if total == 0 {
+		what := "expiration " + r.exp.String()
+		if r.allExp {
+			what = "any expiration"
+		}
+		return nil, 0, errf(472, "no data for %s %s between %s and %s: not a session, or not quoted then", r.root, what, r.from, r.to)
+	}
+	if n := s.cfg.LargeRequestRows; n > 0 && total > int64(n) {
+		return nil, 0, errf(570, "request too large (%d rows, limit %d): ask for less (fewer days, one right, or a strike range)", total, n)
+	}
+	f, _, _ := s.currentFaults()
+	if code := s.errorFault(f); code != 0 {
+		return nil, 0, errf(code, "injected fault %s", statusName(code))
+	}
+	return segs, total, nil
+}
+
+// streamed is what a body stream did.
+type streamed struct {
+	rows     int64
+	complete bool
+}
+
+// stream writes a 200 response of up to limit rows from g in format,
+// between head and foot, applying an injected body fault if one is drawn.
+func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowFormat, limit int64, head []byte, contentType string) streamed {
+	f, _, _ := s.currentFaults()
+	fault, at := s.pickBodyFault(f, limit)
+	if !sleepCtx(r.Context(), f.Latency) {
+		return streamed{}
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	o := newOut(w, func() { _ = rc.Flush() })
+	o.buf = append(o.buf, head...)
+	cols := specs[g.ds]
+	var rows int64
+	defer func() { s.addRows(rows) }()
+	var last *contract
+	var tmp []byte
+	for rows < limit && g.next() {
+		if fault != faultNone && rows == at {
+			tmp = appendRow(tmp[:0], g, cols, format, last, rows == 0)
+			switch fault {
+			case faultTruncate:
+				o.buf = append(o.buf, tmp[:len(tmp)/2]...)
+				o.send()
+				return streamed{rows: rows}
+			case faultStall:
+				o.send()
+				<-r.Context().Done()
+				return streamed{rows: rows}
+			case faultReset:
+				o.send()
+				s.reset(rc)
+				return streamed{rows: rows}
+			}
+		}
+		o.buf = appendRow(o.buf, g, cols, format, last, rows == 0)
+		last = g.con
+		rows++
+		o.maybeSend()
+		if o.err != nil {
+			return streamed{rows: rows}
+		}
+	}
+	switch format {
+	case fmtV2JSON:
+		if last != nil {
+			o.buf = append(o.buf, last.v2Contract...)
+		}
+		o.buf = append(o.buf, "]}"...)
+	case fmtV3JSON:
+		o.buf = append(o.buf, "]}"...)
+	}
+	o.send()
+	return streamed{rows: rows, complete: o.err == nil}
+}
+
+// appendRow appends the current row in format, with the separators the
+// format needs between rows.
+func appendRow(dst []byte, g *gen, cols []col, format rowFormat, last *contract, first bool) []byte {
+	switch format {
+	case fmtV3CSV:
+		return appendV3CSVRow(dst, g, cols)
+	case fmtV3NDJSON:
+		return append(appendV3JSONRow(dst, g, cols), '\n')
+	case fmtV3JSON:
+		if !first {
+			dst = append(dst, ',')
+		}
+		return appendV3JSONRow(dst, g, cols)
+	case fmtV2CSV:
+		dst = append(dst, g.con.v2CSV...)
+		return append(appendV2Values(dst, g, cols), '\n')
+	case fmtV2JSON:
+		if g.con != last {
+			if last != nil {
+				dst = append(dst, last.v2Contract...)
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"ticks":[[`...)
+		} else {
+			dst = append(dst, ',', '[')
+		}
+		return append(appendV2Values(dst, g, cols), ']')
+	}
+	return dst
+}
+
+// reset drops the connection without finishing the body, as a TCP reset
+// where possible.
+func (s *Sim) reset(rc *http.ResponseController) {
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // net/http closes the connection
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// page is a waiting v2 continuation.
+type page struct {
+	req       *histReq
+	offset    int64
+	csv       bool
+	rowsSoFar int64
+	created   time.Time
+}

@@ -1,0 +1,358 @@
+package terminalsim
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// v3 interval names → milliseconds. `tick` is served at 1m (the simulator
+// has no tick-level market).
+var v3Intervals = map[string]int32{
+	"tick": 60000, "10ms": 10, "100ms": 100, "500ms": 500, "1s": 1000, "5s": 5000, "10s": 10000,
+	"15s": 15000, "30s": 30000, "1m": 60000, "5m": 300000, "10m": 600000, "15m": 900000,
+	"30m": 1800000, "1h": 3600000,
+}
+
+// v3Datasets maps the history paths onto datasets.
+var v3Datasets = map[string]spx.Dataset{
+	"/v3" + spx.Greeks.V3Path():       spx.Greeks,
+	"/v3" + spx.Quote.V3Path():        spx.Quote,
+	"/v3" + spx.OHLC.V3Path():         spx.OHLC,
+	"/v3" + spx.EOD.V3Path():          spx.EOD,
+	"/v3" + spx.OpenInterest.V3Path(): spx.OpenInterest,
+}
+
+// V3Handler serves the v3 protocol (base /v3) and /sim/stats.
+func (s *Sim) V3Handler() http.Handler {
+	routes := map[string]route{
+		"/v3/terminal/mdds/status":        {kindHealth, s.v3Health},
+		"/v3/option/list/expirations":     {kindList, s.v3ListExpirations},
+		"/v3/option/list/contracts/quote": {kindList, s.v3ListContracts},
+		"/v3/option/list/dates/quote":     {kindList, s.v3ListDates},
+	}
+	for p, ds := range v3Datasets {
+		routes[p] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3History(w, r, ds) }}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sim/stats" {
+			s.serveStats(w, r)
+			return
+		}
+		rt, ok := routes[r.URL.Path]
+		path := r.URL.Path
+		if !ok {
+			path = "unknown"
+			rt = route{kindHealth, func(http.ResponseWriter, *http.Request) *termError {
+				return errf(404, "no such endpoint %s: check the path (is this a v2 terminal?)", r.URL.Path)
+			}}
+		}
+		s.serveRoute(w, r, path, rt, writeV3Error)
+	})
+}
+
+func writeV3Error(w http.ResponseWriter, e *termError) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(e.code)
+	_, _ = w.Write([]byte(e.Error() + "\n"))
+}
+
+func (s *Sim) v3Health(w http.ResponseWriter, _ *http.Request) *termError {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(s.health()))
+	return nil
+}
+
+// parseDateParam accepts YYYYMMDD or YYYY-MM-DD.
+func parseDateParam(name, v string) (spx.Date, *termError) {
+	var d spx.Date
+	var err error
+	if len(v) == 10 {
+		d, err = spx.ParseDate(v)
+	} else {
+		d, err = spx.ParseCompactDate(v)
+	}
+	if err != nil {
+		return 0, errf(473, "invalid %s %q: use YYYYMMDD or YYYY-MM-DD", name, v)
+	}
+	return d, nil
+}
+
+// parseClock accepts HH:MM:SS.SSS, HH:MM:SS or HH:MM.
+func parseClock(name, v string) (int32, *termError) {
+	for _, layout := range []string{"15:04:05.000", "15:04:05", "15:04"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return int32(t.Hour()*3600000 + t.Minute()*60000 + t.Second()*1000 + t.Nanosecond()/1e6), nil
+		}
+	}
+	return 0, errf(473, "invalid %s %q: use HH:MM:SS.SSS", name, v)
+}
+
+// v3Table writes a small list response in the requested format.
+type v3Table struct {
+	cols   []string
+	quoted []bool // ndjson/json: quote this column
+	rows   [][]string
+}
+
+func writeV3Table(w http.ResponseWriter, q url.Values, t v3Table) *termError {
+	format := q.Get("format")
+	var b []byte
+	switch format {
+	case "", "csv":
+		w.Header().Set("Content-Type", "text/csv")
+		b = append(b, strings.Join(t.cols, ",")...)
+		b = append(b, '\n')
+		for _, row := range t.rows {
+			b = append(b, strings.Join(row, ",")...)
+			b = append(b, '\n')
+		}
+	case "ndjson", "json":
+		if format == "json" {
+			w.Header().Set("Content-Type", "application/json")
+			b = append(b, `{"response":[`...)
+		} else {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+		}
+		for i, row := range t.rows {
+			if format == "json" && i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			for j, v := range row {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendQuote(b, t.cols[j])
+				b = append(b, ':')
+				if t.quoted[j] {
+					b = strconv.AppendQuote(b, v)
+				} else {
+					b = append(b, v...)
+				}
+			}
+			b = append(b, '}')
+			if format == "ndjson" {
+				b = append(b, '\n')
+			}
+		}
+		if format == "json" {
+			b = append(b, "]}"...)
+		}
+	default:
+		return errf(473, "invalid format %q: use csv, ndjson or json", format)
+	}
+	_, _ = w.Write(b)
+	return nil
+}
+
+func symbolParam(q url.Values) (string, *termError) {
+	sym := strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
+	if sym == "" {
+		return "", errf(473, "missing symbol: add symbol=SPXW (or SPX)")
+	}
+	return sym, nil
+}
+
+func (s *Sim) v3ListExpirations(w http.ResponseWriter, r *http.Request) *termError {
+	q := r.URL.Query()
+	sym, e := symbolParam(q)
+	if e != nil {
+		return e
+	}
+	exps := s.market.allExpirations(sym, today())
+	if len(exps) == 0 {
+		return errf(472, "no expirations for %s", sym)
+	}
+	t := v3Table{cols: []string{"symbol", "expiration"}, quoted: []bool{true, true}}
+	for _, e := range exps {
+		t.rows = append(t.rows, []string{sym, e.String()})
+	}
+	return writeV3Table(w, q, t)
+}
+
+func today() spx.Date { return spx.DateOf(time.Now().In(spx.NewYork)) }
+
+func (s *Sim) v3ListContracts(w http.ResponseWriter, r *http.Request) *termError {
+	q := r.URL.Query()
+	date, e := parseDateParam("date", q.Get("date"))
+	if e != nil {
+		return e
+	}
+	syms, e := symbolParam(q)
+	if e != nil {
+		return e
+	}
+	t := v3Table{cols: []string{"symbol", "expiration", "strike", "right"}, quoted: []bool{true, true, false, true}}
+	s.eachContract(strings.Split(syms, ","), date, func(root string, exp spx.Date, tenths int64, right byte) {
+		rw := "PUT"
+		if right == 'C' {
+			rw = "CALL"
+		}
+		t.rows = append(t.rows, []string{root, exp.String(), string(appendFixed(nil, tenths, 3, false)), rw})
+	})
+	if len(t.rows) == 0 {
+		return errf(472, "no contracts quoted on %s for %s", date, syms)
+	}
+	return writeV3Table(w, q, t)
+}
+
+// eachContract visits the contracts quoted on date for roots.
+func (s *Sim) eachContract(roots []string, date spx.Date, fn func(root string, exp spx.Date, tenths int64, right byte)) {
+	dd := s.market.dayOf(date)
+	if dd == nil {
+		return
+	}
+	for _, root := range roots {
+		root = strings.TrimSpace(root)
+		for _, exp := range s.market.expirations(root, date) {
+			for _, k := range s.market.strikes(dd, exp) {
+				tenths := int64(k*1000 + 0.5)
+				fn(root, exp, tenths, 'C')
+				fn(root, exp, tenths, 'P')
+			}
+		}
+	}
+}
+
+func (s *Sim) v3ListDates(w http.ResponseWriter, r *http.Request) *termError {
+	q := r.URL.Query()
+	sym, e := symbolParam(q)
+	if e != nil {
+		return e
+	}
+	exp, e := parseDateParam("expiration", q.Get("expiration"))
+	if e != nil {
+		return e
+	}
+	dates := s.market.tradeDates(sym, exp, today())
+	if len(dates) == 0 {
+		return errf(472, "no trade dates for %s expiration %s", sym, exp)
+	}
+	t := v3Table{cols: []string{"date"}, quoted: []bool{true}}
+	for _, d := range dates {
+		t.rows = append(t.rows, []string{d.String()})
+	}
+	return writeV3Table(w, q, t)
+}
+
+// parseV3History reads a v3 history request's parameters.
+func parseV3History(q url.Values, ds spx.Dataset) (*histReq, rowFormat, *termError) {
+	req := &histReq{ds: ds, ivl: msMinute, startMs: msOpen, endMs: 16 * 3600 * 1000}
+	var e *termError
+	if req.root, e = symbolParam(q); e != nil {
+		return nil, 0, e
+	}
+	switch exp := q.Get("expiration"); exp {
+	case "":
+		return nil, 0, errf(473, "missing expiration: add expiration=YYYYMMDD")
+	case "*":
+		if ds == spx.Greeks || ds == spx.OHLC {
+			return nil, 0, errf(473, "expiration=* is not allowed on this endpoint: request one expiration at a time")
+		}
+		req.allExp = true
+	default:
+		if req.exp, e = parseDateParam("expiration", exp); e != nil {
+			return nil, 0, e
+		}
+	}
+	if d := q.Get("date"); d != "" {
+		if req.from, e = parseDateParam("date", d); e != nil {
+			return nil, 0, e
+		}
+		req.to = req.from
+	} else {
+		sd, ed := q.Get("start_date"), q.Get("end_date")
+		if sd == "" || ed == "" {
+			return nil, 0, errf(473, "missing date: add date=YYYYMMDD or start_date and end_date")
+		}
+		if req.from, e = parseDateParam("start_date", sd); e != nil {
+			return nil, 0, e
+		}
+		if req.to, e = parseDateParam("end_date", ed); e != nil {
+			return nil, 0, e
+		}
+		if req.to < req.from {
+			return nil, 0, errf(473, "end_date %s is before start_date %s", req.to, req.from)
+		}
+	}
+	if iv := q.Get("interval"); iv != "" {
+		ms, ok := v3Intervals[iv]
+		if !ok {
+			return nil, 0, errf(473, "invalid interval %q: use tick, 10ms, 100ms, 500ms, 1s, 5s, 10s, 15s, 30s, 1m, 5m, 10m, 15m, 30m or 1h", iv)
+		}
+		req.ivl = ms
+	}
+	switch strings.ToLower(q.Get("right")) {
+	case "", "both":
+	case "call", "c":
+		req.right = 'C'
+	case "put", "p":
+		req.right = 'P'
+	default:
+		return nil, 0, errf(473, "invalid right %q: use call, put or both", q.Get("right"))
+	}
+	if k := q.Get("strike"); k != "" && k != "*" {
+		v, err := strconv.ParseFloat(k, 64)
+		if err != nil || v <= 0 {
+			return nil, 0, errf(473, "invalid strike %q: use dollars, e.g. 5065, or *", k)
+		}
+		req.strike = v
+	}
+	if v := q.Get("start_time"); v != "" {
+		if req.startMs, e = parseClock("start_time", v); e != nil {
+			return nil, 0, e
+		}
+	}
+	if v := q.Get("end_time"); v != "" {
+		if req.endMs, e = parseClock("end_time", v); e != nil {
+			return nil, 0, e
+		}
+	}
+	var format rowFormat
+	switch f := q.Get("format"); f {
+	case "", "csv":
+		format = fmtV3CSV
+	case "ndjson":
+		format = fmtV3NDJSON
+	case "json":
+		format = fmtV3JSON
+	default:
+		return nil, 0, errf(473, "invalid format %q: use csv, ndjson or json", f)
+	}
+	if ds.Intraday() && req.to-req.from > 31 {
+		return nil, 0, errf(570, "intraday history is limited to one month per request: split %s..%s", req.from, req.to)
+	}
+	return req, format, nil
+}
+
+func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) *termError {
+	req, format, e := parseV3History(r.URL.Query(), ds)
+	if e != nil {
+		return e
+	}
+	segs, total, e := s.prepare(req)
+	if e != nil {
+		return e
+	}
+	var head []byte
+	ct := "text/csv"
+	switch format {
+	case fmtV3CSV:
+		head = append([]byte(strings.Join(V3Columns(ds), ",")), '\n')
+	case fmtV3NDJSON:
+		ct = "application/x-ndjson"
+	case fmtV3JSON:
+		ct = "application/json"
+		head = []byte(`{"response":[`)
+	}
+	res := s.stream(w, r, newGen(ds, segs), format, total, head, ct)
+	if res.complete {
+		s.completed(req.jobKey(), res.rows)
+	}
+	return nil
+}
