@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -58,15 +59,19 @@ func ProbeTerminal(ctx context.Context, baseURL string) (generation, status stri
 		where, strings.Join(errs, "; "))
 }
 
-func probeOne(ctx context.Context, client *http.Client, url string) (string, error) {
+func probeOne(ctx context.Context, client *http.Client, target string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return "", err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return "", ue.Err // the URL is already in the message
+		}
 		return "", err
 	}
 	defer resp.Body.Close()

@@ -198,7 +198,11 @@ func (s *Store) migrate(readOnly bool) error {
 	if err != nil {
 		return fmt.Errorf("upgrading status database %s: %w", s.path, err)
 	}
-	s.log.Info("status database schema upgraded", "file", s.path, "from", version, "to", SchemaVersion)
+	logf := s.log.Info
+	if version == 0 {
+		logf = s.log.Debug // a new file, or one from before versioning
+	}
+	logf("status database schema upgraded", "file", s.path, "from", version, "to", SchemaVersion)
 	return nil
 }
 
