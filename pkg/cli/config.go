@@ -1,8 +1,326 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
 
-// newConfigCommand is a placeholder until the command is built.
+	"github.com/spf13/cobra"
+
+	"github.com/spx-archive/spx/pkg/config"
+)
+
 func newConfigCommand(o *Options) *cobra.Command {
-	return &cobra.Command{Use: "config", Short: "(not built yet)", Hidden: true, RunE: func(*cobra.Command, []string) error { return Usagef("config is not built yet") }}
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Show, change and check the configuration",
+		Long: `Configuration comes from, strongest first: command-line flags, the environment
+(SPX_<KEY> with dots as underscores, e.g. SPX_THETADATA_CONCURRENCY, and the
+seed's THETADATA_BASE_URL, MAX_CONCURRENT_REQUESTS, PROCESSING_START_DATE,
+OUTPUT_DIRECTORY, TEMP_DIRECTORY, DATABASE_PATH), values stored with
+'spx config set' (in the status database), and the built-in defaults.`,
+	}
+	cmd.AddCommand(newConfigGetCommand(o), newConfigSetCommand(o), newConfigValidateCommand(o))
+	return cmd
+}
+
+func newConfigGetCommand(o *Options) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "get [KEY]",
+		Short: "Show configuration values and where each comes from",
+		Long: `Show every configuration key (or one) with its value and its source: flag,
+env, stored or default. Secrets (nats.credentials) are shown as ****.
+
+JSON (--format json): an array of {"key","value","source","origin","error"}.`,
+		Example: `  spx config get
+  spx config get thetadata.concurrency
+  spx config get --format json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key := ""
+			if len(args) == 1 {
+				key = args[0]
+			}
+			return runConfigGet(cmd.Context(), o, cmd.OutOrStdout(), key, format)
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// settingJSON is one row of `config get --format json`.
+type settingJSON struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+	Origin string `json:"origin,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func runConfigGet(ctx context.Context, o *Options, out io.Writer, key, format string) error {
+	format, err := outputFormat(format, out)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		if err := config.CheckKey(key); err != nil {
+			return Usage(err)
+		}
+	}
+	st, _, closeFn, err := openStoreForRead(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	settings, err := config.Explain(ctx, explicitFlags(o), os.Getenv, st)
+	if err != nil {
+		return configError(err)
+	}
+	var rows []settingJSON
+	for _, s := range settings {
+		if key != "" && s.Key != key {
+			continue
+		}
+		r := settingJSON{Key: s.Key, Value: s.Display(), Source: string(s.Source), Origin: s.Origin}
+		if s.Err != nil {
+			r.Error = s.Err.Error()
+		}
+		rows = append(rows, r)
+	}
+	if format == formatJSON {
+		return writeJSON(out, rows)
+	}
+	tw := newTable(out)
+	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tNOTE")
+	for _, r := range rows {
+		note := r.Origin
+		if r.Error != "" {
+			note = "INVALID: " + r.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Key, orDash(r.Value), r.Source, note)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newConfigSetCommand(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set KEY VALUE",
+		Short: "Store a configuration value in the status database",
+		Long: `Store a configuration value in the status database. The value is checked
+first; nothing is changed when it is wrong. Flags and environment variables
+still override stored values. database.path cannot be stored: use --db or
+SPX_DATABASE_PATH.`,
+		Example: `  spx config set thetadata.concurrency 8
+  spx config set processing.roots SPXW
+  spx config set processing.start_date 2022-01-03`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfigSet(cmd.Context(), o, cmd.OutOrStdout(), args[0], args[1])
+		},
+	}
+}
+
+func runConfigSet(ctx context.Context, o *Options, out io.Writer, key, value string) error {
+	k, ok := config.Lookup(key)
+	if !ok {
+		return Usage(config.CheckKey(key))
+	}
+	if k.NotStored {
+		return Usagef("%s cannot be stored in the database it names: use --db or %s", key, config.EnvName(key))
+	}
+	if err := config.ValidateValue(key, value); err != nil {
+		return Usage(err)
+	}
+	switch key {
+	case "processing.output_dir", "processing.temp_dir", "nats.store_dir":
+		if err := config.CheckDir(key, value); err != nil {
+			return Usage(err)
+		}
+	}
+	s, err := openStoreForWrite(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.SetConfig(ctx, key, value); err != nil {
+		return fmt.Errorf("storing %s: %w", key, err)
+	}
+	fmt.Fprintf(out, "%s = %s (stored in %s)\n", key, displayOf(key, value), s.Path())
+	if f, isFlag := explicitFlags(o)[key]; isFlag {
+		fmt.Fprintf(out, "note: the flag given on this command line (%s) overrides the stored value\n", displayOf(key, f))
+	}
+	for _, name := range config.EnvNames(key) {
+		if os.Getenv(name) != "" {
+			fmt.Fprintf(out, "note: environment variable %s is set and overrides the stored value\n", name)
+			break
+		}
+	}
+	return s.Close()
+}
+
+func displayOf(key, value string) string {
+	if value != "" && config.IsSecret(key) {
+		return config.Redacted
+	}
+	return value
+}
+
+func newConfigValidateCommand(o *Options) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check every configuration value, the directories, the terminal and NATS",
+		Long: `Check every configuration value, that the output, temporary and database
+directories are usable, that a Theta Terminal answers (v3 health endpoint
+first, then v2; 3 s each) and, when nats.url is set, that NATS accepts a
+connection. Every problem is listed; the exit code is 1 when there is any.
+
+JSON (--format json): {"ok":bool,"terminal":{"generation","status"},"problems":[...]}.`,
+		Example: `  spx config validate
+  spx --terminal http://127.0.0.1:25510 config validate`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runConfigValidate(cmd.Context(), o, cmd.OutOrStdout(), format)
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// validateReport is the result of `config validate`.
+type validateReport struct {
+	OK       bool           `json:"ok"`
+	Terminal *terminalProbe `json:"terminal,omitempty"`
+	NATS     string         `json:"nats,omitempty"`
+	Problems []string       `json:"problems"`
+}
+
+type terminalProbe struct {
+	Generation string `json:"generation"`
+	Status     string `json:"status"`
+}
+
+func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format string) error {
+	format, err := outputFormat(format, out)
+	if err != nil {
+		return err
+	}
+	rep := validateReport{Problems: []string{}}
+	var stored config.StoredConfig
+	st, _, closeFn, err := openStoreForRead(ctx, o)
+	if err != nil {
+		rep.Problems = append(rep.Problems, err.Error())
+	} else {
+		defer closeFn()
+		stored = st
+	}
+	settings, err := config.Explain(ctx, explicitFlags(o), os.Getenv, stored)
+	if err != nil {
+		return configError(err)
+	}
+	var valid []config.Setting
+	for _, s := range settings {
+		if s.Err != nil {
+			rep.Problems = append(rep.Problems, (&config.ValueError{Key: s.Key, Value: s.Value, Source: s.Source, Origin: s.Origin, Err: s.Err}).Error())
+			continue
+		}
+		valid = append(valid, s)
+	}
+	// Invalid keys fall back to their defaults for the checks below.
+	cfg, err := config.FromSettings(valid)
+	if err != nil {
+		return err
+	}
+	for _, e := range config.CheckDirs(cfg) {
+		rep.Problems = append(rep.Problems, e.Error())
+	}
+	if gen, status, err := config.ProbeTerminal(ctx, cfg.ThetaBaseURL); err != nil {
+		rep.Problems = append(rep.Problems, err.Error())
+	} else {
+		rep.Terminal = &terminalProbe{Generation: gen, Status: status}
+		if cfg.ThetaAPI != "auto" && cfg.ThetaAPI != gen {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("thetadata.api is %s but the terminal answered as %s: set thetadata.api to auto or %s", cfg.ThetaAPI, gen, gen))
+		}
+		if status != "CONNECTED" {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("the %s terminal answered %s, not CONNECTED: check its login and network, then try again", gen, status))
+		}
+	}
+	if cfg.NATSURL == "" {
+		rep.NATS = "embedded (nats.url is empty)"
+	} else if err := probeNATS(ctx, cfg.NATSURL); err != nil {
+		rep.Problems = append(rep.Problems, err.Error())
+	} else {
+		rep.NATS = "reachable at " + cfg.NATSURL
+	}
+	rep.OK = len(rep.Problems) == 0
+
+	if format == formatJSON {
+		if err := writeJSON(out, rep); err != nil {
+			return err
+		}
+	} else {
+		tw := newTable(out)
+		for _, s := range settings {
+			mark := "ok"
+			if s.Err != nil {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", mark, s.Key, orDash(s.Display()), s.Source)
+		}
+		_ = tw.Flush()
+		if rep.Terminal != nil {
+			fmt.Fprintf(out, "terminal: %s answered %s\n", rep.Terminal.Generation, rep.Terminal.Status)
+		}
+		if rep.NATS != "" {
+			fmt.Fprintf(out, "nats: %s\n", rep.NATS)
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintf(out, "problem: %s\n", p)
+		}
+		if rep.OK {
+			fmt.Fprintln(out, "configuration OK")
+		}
+	}
+	if !rep.OK {
+		return fmt.Errorf("configuration has %d problem(s), listed above: fix them and run 'spx config validate' again", len(rep.Problems))
+	}
+	return nil
+}
+
+// probeNATS checks that the first server of a NATS URL list accepts a TCP
+// connection within 3 s (the pipeline does the full handshake).
+func probeNATS(ctx context.Context, urls string) error {
+	var lastErr error
+	for s := range strings.SplitSeq(urls, ",") {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "4222")
+		}
+		d := net.Dialer{Timeout: 3 * time.Second}
+		conn, err := d.DialContext(ctx, "tcp", host)
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		lastErr = err
+	}
+	return fmt.Errorf("nats.url %s: no server accepted a connection (%v): start NATS or 'spx run', or fix nats.url", urls, lastErr)
 }
