@@ -372,6 +372,12 @@ func (d *v2JSON) readHeader() (errType, errMsg string, err error) {
 				}
 			}
 		case "format":
+			if c, err := s.peek(); err == nil && c != '[' {
+				if err := s.skip(); err != nil { // null on errors
+					return "", "", err
+				}
+				continue
+			}
 			if err := s.expect('[', "[ starting header.format"); err != nil {
 				return "", "", err
 			}
