@@ -1,0 +1,45 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// BenchmarkConvertGreeks converts about 1M rows of realistic greeks NDJSON
+// (one large expiration: 2560 contracts × 391 minutes) from memory into a
+// Parquet file on disk.
+func BenchmarkConvertGreeks(b *testing.B) {
+	date, exp := spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15)
+	rows := genGreeks("SPXW", date, exp, 1280, 391, 1)
+	data := ndjson(rows)
+	out := filepath.Join(b.TempDir(), "out.parquet")
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	var size int64
+	for b.Loop() {
+		f, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := Convert(context.Background(), spx.Greeks, bytes.NewReader(data), f, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, _ := f.Stat()
+		size = st.Size()
+		f.Close()
+		if res.Rows != int64(len(rows)) {
+			b.Fatalf("rows %d, want %d", res.Rows, len(rows))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(size)/float64(len(data))*100, "%size")
+	b.Logf("%d rows, %d MB NDJSON -> %d MB parquet, GOMAXPROCS=%d", len(rows), len(data)>>20, size>>20, runtime.GOMAXPROCS(0))
+}

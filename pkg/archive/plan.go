@@ -1,0 +1,203 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// run is a maximal stretch of input lines of one contract in time order.
+// The terminal sends each contract contiguously, so an input is normally a
+// few hundred runs however many rows it has.
+type run struct {
+	contract  int32 // index into plan.contracts
+	firstLine int64 // 1-based line number of the run's first line
+	lines     int64 // physical lines, blank ones included
+	off, end  int64 // byte range in the input
+	firstTs   int64
+	lastTs    int64
+}
+
+// segment is a piece of output in order: a byte range of the input whose
+// lines are already in output order, or (gather) the runs of one contract
+// whose times overlap, to be merged line by line.
+type segment struct {
+	off, end  int64
+	firstLine int64
+	gather    []run
+}
+
+// plan is the result of the planning pass.
+type plan struct {
+	rows      int64
+	bytes     int64
+	contracts []contractKey
+	sorted    bool
+	segments  []segment
+}
+
+// readBlock is the planning pass's read size.
+const readBlock = 4 << 20
+
+// maxLine bounds one NDJSON line; a staged row is a few hundred bytes.
+const maxLine = 1 << 20
+
+// planInput reads src once, checks every line's key and works out how to
+// emit the rows in (strike, right, root, expiration, time) order with
+// bounded memory: straight through when the input is already sorted,
+// otherwise contract runs in sorted order read back by offset.
+func planInput(ctx context.Context, d *decoder, src io.ReaderAt, size int64) (*plan, error) {
+	p := &plan{bytes: size, sorted: true}
+	ids := map[contractKey]int32{}
+	scratch := newBatch(memory.NewGoAllocator(), d.cols, 1)
+	defer scratch.release()
+	var runs []run
+	var cur *run
+	var prevKey contractKey
+	havePrev := false
+
+	buf := make([]byte, 0, readBlock+maxLine)
+	var off int64 // input offset of buf[0]
+	var pos int64 // bytes read so far
+	line := int64(0)
+	eof := false
+	for !eof || len(buf) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !eof && len(buf) < readBlock {
+			want := min(int64(cap(buf)-len(buf)), size-pos)
+			n, err := src.ReadAt(buf[len(buf):len(buf)+int(want)], pos)
+			buf = buf[:len(buf)+n]
+			pos += int64(n)
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			if pos >= size {
+				eof = true
+			}
+		}
+		consumed := 0
+		for {
+			nl := bytes.IndexByte(buf[consumed:], '\n')
+			var ln []byte
+			var next int
+			switch {
+			case nl >= 0:
+				ln, next = buf[consumed:consumed+nl], consumed+nl+1
+			case eof && consumed < len(buf):
+				ln, next = buf[consumed:], len(buf)
+			default:
+				next = -1
+			}
+			if next < 0 {
+				break
+			}
+			line++
+			lineOff := off + int64(consumed)
+			consumed = next
+			if len(ln) > maxLine {
+				return nil, newLineError(line, ln, "line longer than 1 MiB")
+			}
+			if isBlank(ln) {
+				if cur != nil {
+					cur.lines++
+					cur.end = off + int64(next)
+				}
+				continue
+			}
+			k, reason := d.key(ln, scratch)
+			if reason != "" {
+				return nil, newLineError(line, ln, reason)
+			}
+			p.rows++
+			id, ok := ids[k.contract]
+			if !ok {
+				id = int32(len(p.contracts))
+				ids[k.contract] = id
+				p.contracts = append(p.contracts, k.contract)
+			}
+			if cur != nil && cur.contract == id && k.ts >= cur.lastTs {
+				cur.lines++
+				cur.end = off + int64(next)
+				cur.lastTs = k.ts
+				continue
+			}
+			if havePrev && k.contract.compare(prevKey) <= 0 {
+				p.sorted = false
+			}
+			prevKey, havePrev = k.contract, true
+			runs = append(runs, run{contract: id, firstLine: line, lines: 1, off: lineOff, end: off + int64(next), firstTs: k.ts, lastTs: k.ts})
+			cur = &runs[len(runs)-1]
+		}
+		if len(buf)-consumed > maxLine {
+			return nil, newLineError(line+1, buf[consumed:], "line longer than 1 MiB")
+		}
+		n := copy(buf, buf[consumed:])
+		buf = buf[:n]
+		off += int64(consumed)
+	}
+	if p.rows == 0 {
+		return p, nil
+	}
+	if p.sorted {
+		p.segments = []segment{{off: 0, end: size, firstLine: 1}}
+		return p, nil
+	}
+	p.segments = orderRuns(runs, p.contracts)
+	return p, nil
+}
+
+// orderRuns sorts runs by contract then time and turns them into output
+// segments. A contract whose runs do not overlap in time is emitted run by
+// run; one whose runs interleave (rows shuffled) is gathered and merged.
+func orderRuns(runs []run, contracts []contractKey) []segment {
+	rank := make([]int32, len(contracts))
+	order := make([]int32, len(contracts))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return contracts[a].compare(contracts[b]) })
+	for r, id := range order {
+		rank[id] = int32(r)
+	}
+	slices.SortStableFunc(runs, func(a, b run) int {
+		if c := int(rank[a.contract]) - int(rank[b.contract]); c != 0 {
+			return c
+		}
+		switch {
+		case a.firstTs < b.firstTs:
+			return -1
+		case a.firstTs > b.firstTs:
+			return 1
+		}
+		return 0 // stable: input order
+	})
+	var segs []segment
+	for i := 0; i < len(runs); {
+		j := i + 1
+		overlap := false
+		for j < len(runs) && runs[j].contract == runs[i].contract {
+			if runs[j].firstTs < runs[j-1].lastTs {
+				overlap = true
+			}
+			j++
+		}
+		if overlap {
+			segs = append(segs, segment{gather: runs[i:j]})
+		} else {
+			for _, r := range runs[i:j] {
+				if n := len(segs); n > 0 && segs[n-1].gather == nil && segs[n-1].end == r.off {
+					segs[n-1].end = r.end
+					continue
+				}
+				segs = append(segs, segment{off: r.off, end: r.end, firstLine: r.firstLine})
+			}
+		}
+		i = j
+	}
+	return segs
+}
