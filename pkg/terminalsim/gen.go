@@ -447,17 +447,18 @@ func (g *gen) ohlc() {
 		v[1], v[2], v[3], v[4], v[5], v[6], v[7] = 0, 0, 0, 0, 0, 0, 0
 		return
 	}
-	cl := roundTick(g.price(i))
+	// A trade happens at a price of at least one tick.
+	cl := max(roundTick(g.price(i)), 5)
 	op := cl
 	if i > 0 {
-		op = roundTick(g.price(i - 1))
+		op = max(roundTick(g.price(i-1)), 5)
 	}
 	tick := int64(5)
 	if max(op, cl) >= 300 {
 		tick = 10
 	}
 	hi := max(op, cl) + int64(h>>8&1)*tick
-	lo := max(min(op, cl)-int64(h>>9&1)*tick, 0)
+	lo := max(min(op, cl)-int64(h>>9&1)*tick, 5)
 	vol := int64(1 + (h>>12)%50)
 	v[1], v[2], v[3], v[4] = op, hi, lo, cl
 	v[5], v[6] = vol, 1+vol/5
