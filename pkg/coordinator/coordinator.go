@@ -1,0 +1,596 @@
+// Package coordinator is the coordinator role: it owns the status store,
+// plans jobs for gap days, publishes them, records every event the workers
+// send, decides day status, writes the day manifests, turns dead letters into
+// `dead` jobs and serves the control API (a NATS micro service named spx).
+// It must not fetch or write market data itself.
+package coordinator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/pkg/calendar"
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// Lister is the part of the terminal client the planner uses.
+type Lister interface {
+	Contracts(ctx context.Context, date spx.Date, roots []string) ([]spx.Contract, error)
+}
+
+// ManifestFile is one Parquet file of a day directory.
+type ManifestFile struct {
+	File       string // file name inside the day directory
+	Expiration spx.Date
+	Rows       int64
+	Bytes      int64
+	SHA256     string
+	Source     string
+	FetchedAt  time.Time
+}
+
+// Manifest lists the files of one (dataset, root, date) day directory.
+type Manifest struct {
+	Dataset spx.Dataset
+	Root    string
+	Date    spx.Date
+	Files   []ManifestFile
+}
+
+// Manifester writes a day directory's _manifest.json and returns its SHA-256.
+type Manifester interface {
+	WriteManifest(dayDir string, m Manifest) (sha string, err error)
+}
+
+// Config tunes the coordinator. Zero values take the defaults.
+type Config struct {
+	Datasets  []spx.Dataset // default greeks
+	Roots     []string      // default SPXW, SPX
+	Interval  time.Duration // default 1m
+	StartDate spx.Date      // first day of gap analysis
+	OutputDir string        // archive root, for manifests
+	Topology  queue.Topology
+	Version   string // micro service version, default 0.1.0
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// ListRetries is how often a transient contract-listing failure is
+	// retried before the day is left unplanned (default 3).
+	ListRetries uint64
+	RetryBase   time.Duration // default 1s
+	// MaxRefetch bounds how often a corrupt staged object is fetched again
+	// before the job fails (default 3).
+	MaxRefetch int
+}
+
+// Service is the coordinator.
+type Service struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store spx.StatusStore
+	src   Lister
+	man   Manifester
+	cfg   Config
+	log   *slog.Logger
+
+	mu sync.Mutex // serialises changes to job and day records
+}
+
+// New returns a coordinator.
+func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Lister, man Manifester, cfg Config) *Service {
+	if len(cfg.Datasets) == 0 {
+		cfg.Datasets = []spx.Dataset{spx.Greeks}
+	}
+	if len(cfg.Roots) == 0 {
+		cfg.Roots = slices.Clone(spx.DefaultRoots)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.1.0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ListRetries == 0 {
+		cfg.ListRetries = 3
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
+	if cfg.MaxRefetch <= 0 {
+		cfg.MaxRefetch = 3
+	}
+	return &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+}
+
+// Run creates the topology, serves the control API, and consumes events and
+// dead letters until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	if err := queue.Ensure(ctx, s.js, s.cfg.Topology); err != nil {
+		return err
+	}
+	svc, err := s.serveAPI(ctx)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	s.log.Info("coordinator started", "datasets", s.cfg.Datasets, "roots", s.cfg.Roots)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() { errs <- s.consume(ctx, queue.StreamEvents, queue.ConsumerCoordinator, s.handleEventMsg) })
+	wg.Go(func() { errs <- s.consume(ctx, queue.StreamDLQ, queue.ConsumerDeadLetters, s.handleDeadLetter) })
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// consume pulls batches from a durable consumer and handles each message in
+// order; a handler error naks the message for a later retry.
+func (s *Service) consume(ctx context.Context, stream, consumer string, handle func(ctx context.Context, msg jetstream.Msg) error) error {
+	cons, err := s.js.Consumer(ctx, stream, consumer)
+	if err != nil {
+		return fmt.Errorf("opening consumer %s on %s: %w", consumer, stream, err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("pulling from "+stream+" failed; retrying", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			if err := handle(ctx, msg); err != nil {
+				s.log.Error("handling a message failed; will retry", "stream", stream, "err", err)
+				_ = msg.NakWithDelay(time.Second)
+				continue
+			}
+			_ = msg.Ack()
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// EndDate is the last day gap analysis looks at: the latest closed session.
+func (s *Service) EndDate() spx.Date { return calendar.LastClosedSession(s.cfg.Now()) }
+
+// Gaps returns the sessions in [from, to] that are not complete. A zero from
+// is the configured start date, a zero to the last closed session.
+func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, error) {
+	if from.IsZero() {
+		from = s.cfg.StartDate
+	}
+	if to.IsZero() || to > s.EndDate() {
+		to = s.EndDate()
+	}
+	if from.IsZero() {
+		return nil, errors.New("no start date: set processing.start_date or pass --start-date")
+	}
+	days, err := s.store.Days(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("reading day records: %w", err)
+	}
+	status := make(map[spx.Date]spx.DayStatus, len(days))
+	for _, d := range days {
+		status[d.Date] = d.Status
+	}
+	var sessions []spx.Date
+	for _, ss := range calendar.Sessions(from, to) {
+		sessions = append(sessions, ss.Date)
+	}
+	return spx.Gaps(sessions, func(d spx.Date) (spx.DayStatus, bool) { st, ok := status[d]; return st, ok }), nil
+}
+
+// EnqueueResult says what Enqueue did.
+type EnqueueResult struct {
+	Days      []spx.Date `json:"days"`       // days with work queued
+	Jobs      int        `json:"jobs"`       // jobs published
+	Skipped   []spx.Date `json:"skipped"`    // already complete
+	NoData    []spx.Date `json:"no_data"`    // no contracts listed at all
+	NotListed []string   `json:"not_listed"` // days whose contracts could not be listed (error each)
+}
+
+// Enqueue plans and publishes the jobs of each date. Complete days are
+// skipped; jobs already written or empty are not queued again; failed and
+// dead jobs are retried with a new generation.
+func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult, error) {
+	var res EnqueueResult
+	for _, d := range dates {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if !calendar.IsSession(d) {
+			res.Skipped = append(res.Skipped, d)
+			continue
+		}
+		if rec, ok, err := s.store.Day(ctx, d); err != nil {
+			return res, fmt.Errorf("reading day %s: %w", d, err)
+		} else if ok && rec.Status.Complete() {
+			res.Skipped = append(res.Skipped, d)
+			continue
+		}
+		keys, err := s.plan(ctx, d)
+		if err != nil {
+			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
+			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
+			continue
+		}
+		n, err := s.enqueueDay(ctx, d, keys)
+		if err != nil {
+			return res, err
+		}
+		if len(keys) == 0 {
+			res.NoData = append(res.NoData, d)
+			continue
+		}
+		res.Days = append(res.Days, d)
+		res.Jobs += n
+	}
+	return res, nil
+}
+
+// plan lists the day's contracts and returns one job key per (dataset, root,
+// expiration).
+func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
+	var contracts []spx.Contract
+	err := queue.RetryTransient(ctx, s.cfg.ListRetries, s.cfg.RetryBase, func(ctx context.Context) error {
+		var err error
+		contracts, err = s.src.Contracts(ctx, d, s.cfg.Roots)
+		return err
+	})
+	if spx.ClassOf(err) == spx.ClassEmpty {
+		err, contracts = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	type re struct {
+		root string
+		exp  spx.Date
+	}
+	seen := map[re]bool{}
+	for _, c := range contracts {
+		if c.Expiration < d || !slices.Contains(s.cfg.Roots, c.Root) {
+			continue
+		}
+		seen[re{c.Root, c.Expiration}] = true
+	}
+	var keys []spx.JobKey
+	for _, ds := range s.cfg.Datasets {
+		for x := range seen {
+			keys = append(keys, spx.JobKey{Dataset: ds, Root: x.root, Date: d, Expiration: x.exp})
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	return keys, nil
+}
+
+// enqueueDay records and publishes the day's jobs.
+func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	if len(keys) == 0 {
+		_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
+			r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = spx.DayNoData, now, now, now
+			r.JobsTotal, r.JobsDone = 0, 0
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("recording day %s: %w", d, err)
+		}
+		s.log.Info("no contracts listed", "date", d)
+		return 0, nil
+	}
+	published := 0
+	for _, k := range keys {
+		rec, ok, err := s.store.Job(ctx, k)
+		if err != nil {
+			return published, fmt.Errorf("reading job %s: %w", k, err)
+		}
+		switch {
+		case ok && (rec.Outcome.Done() || rec.Outcome == spx.JobFetching || rec.Outcome == spx.JobStaged):
+			continue // finished, or in flight: its events will follow
+		case ok && (rec.Outcome == spx.JobFailed || rec.Outcome == spx.JobDead):
+			if err := s.requeueLocked(ctx, k, "enqueue"); err != nil {
+				return published, err
+			}
+		default:
+			gen := max(rec.Generation, 1)
+			if !ok {
+				rec = spx.JobRecord{Key: k, QueuedAt: now}
+			}
+			rec.Outcome, rec.Generation, rec.UpdatedAt = spx.JobQueued, gen, now
+			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
+				return published, fmt.Errorf("recording job %s: %w", k, err)
+			}
+			err := queue.PublishFetch(ctx, s.js, k, gen, s.cfg.Interval)
+			if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
+				return published, err
+			}
+		}
+		published++
+	}
+	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
+		if r.StartedAt.IsZero() || r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
+			r.StartedAt = now
+		}
+		r.Status, r.UpdatedAt, r.CompletedAt = spx.DayQueued, now, time.Time{}
+		return nil
+	})
+	if err != nil {
+		return published, fmt.Errorf("recording day %s: %w", d, err)
+	}
+	if err := s.updateDayLocked(ctx, d); err != nil {
+		return published, err
+	}
+	s.log.Info("day queued", "date", d, "jobs", published)
+	return published, nil
+}
+
+// requeueLocked publishes a job again with the next generation, after
+// removing any stale message of it from both work streams.
+func (s *Service) requeueLocked(ctx context.Context, k spx.JobKey, why string) error {
+	now := s.cfg.Now()
+	rec, err := s.store.UpdateJob(ctx, k, func(r *spx.JobRecord) error {
+		r.Generation++
+		if r.Generation < 2 {
+			r.Generation = 2
+		}
+		r.Outcome, r.UpdatedAt = spx.JobQueued, now
+		if r.QueuedAt.IsZero() {
+			r.QueuedAt = now
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording job %s: %w", k, err)
+	}
+	if err := queue.PurgeJob(ctx, s.js, queue.StreamFetch, k.FetchSubject()); err != nil {
+		return err
+	}
+	if err := queue.PurgeJob(ctx, s.js, queue.StreamWrite, k.WriteSubject()); err != nil {
+		return err
+	}
+	if err := queue.PublishFetch(ctx, s.js, k, rec.Generation, s.cfg.Interval); err != nil {
+		return err
+	}
+	s.log.Info("job queued again", "job", k.String(), "generation", rec.Generation, "why", why)
+	return nil
+}
+
+// RetryRequest selects failed and dead jobs to queue again.
+type RetryRequest struct {
+	Dates     []spx.Date `json:"dates,omitempty"`
+	AllFailed bool       `json:"all_failed,omitempty"`
+	LastN     int        `json:"last_n,omitempty"` // the N most recent days with failures
+}
+
+// RetryResult says what Retry did.
+type RetryResult struct {
+	Days []spx.Date `json:"days"`
+	Jobs int        `json:"jobs"`
+}
+
+// Retry queues failed and dead jobs again with a new generation.
+func (s *Service) Retry(ctx context.Context, req RetryRequest) (RetryResult, error) {
+	jobs, err := s.store.Jobs(ctx, spx.JobFilter{Outcomes: []spx.JobOutcome{spx.JobFailed, spx.JobDead}})
+	if err != nil {
+		return RetryResult{}, fmt.Errorf("listing failed jobs: %w", err)
+	}
+	byDay := map[spx.Date][]spx.JobKey{}
+	for _, j := range jobs {
+		byDay[j.Key.Date] = append(byDay[j.Key.Date], j.Key)
+	}
+	var days []spx.Date
+	switch {
+	case len(req.Dates) > 0:
+		days = req.Dates
+	case req.AllFailed, req.LastN > 0:
+		for d := range byDay {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		if req.LastN > 0 && len(days) > req.LastN {
+			days = days[len(days)-req.LastN:]
+		}
+	default:
+		return RetryResult{}, errors.New("nothing to retry: give dates, all_failed or last_n")
+	}
+	var res RetryResult
+	for _, d := range days {
+		keys := byDay[d]
+		if len(keys) == 0 {
+			continue
+		}
+		if err := s.retryDay(ctx, d, keys); err != nil {
+			return res, err
+		}
+		res.Days = append(res.Days, d)
+		res.Jobs += len(keys)
+	}
+	return res, nil
+}
+
+func (s *Service) retryDay(ctx context.Context, d spx.Date, keys []spx.JobKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if err := s.requeueLocked(ctx, k, "retry"); err != nil {
+			return err
+		}
+	}
+	now := s.cfg.Now()
+	if _, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
+		r.RetryCount++
+		r.Status, r.UpdatedAt, r.CompletedAt, r.ErrorMessage = spx.DayProcessing, now, time.Time{}, ""
+		return nil
+	}); err != nil {
+		return fmt.Errorf("recording day %s: %w", d, err)
+	}
+	return s.updateDayLocked(ctx, d)
+}
+
+// updateDayLocked recomputes a day's status from its jobs; when every job is
+// done it writes the manifests and the day checksum.
+func (s *Service) updateDayLocked(ctx context.Context, d spx.Date) error {
+	jobs, err := s.store.JobsForDate(ctx, d)
+	if err != nil {
+		return fmt.Errorf("reading jobs of %s: %w", d, err)
+	}
+	var done, failed, empty int
+	var rows, bytes int64
+	var firstErr string
+	for _, j := range jobs {
+		switch {
+		case j.Outcome.Done():
+			done++
+			if j.Outcome == spx.JobEmpty {
+				empty++
+			}
+			rows += j.Rows
+			bytes += j.Bytes
+		case j.Outcome == spx.JobFailed || j.Outcome == spx.JobDead:
+			failed++
+			if firstErr == "" {
+				firstErr = j.Key.String() + ": " + j.LastError
+			}
+		}
+	}
+	now := s.cfg.Now()
+	var checksum string
+	complete := len(jobs) > 0 && done == len(jobs)
+	if complete && empty < len(jobs) {
+		checksum, err = s.writeManifests(d, jobs)
+		if err != nil {
+			s.appendErrorLocked(ctx, spx.ErrorEntry{Type: "manifest", Message: err.Error(), Date: d})
+			firstErr = err.Error()
+		}
+	}
+	_, err = s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
+		r.JobsTotal, r.JobsDone, r.RecordCount, r.FileSizeBytes, r.UpdatedAt = len(jobs), done, rows, bytes, now
+		switch {
+		case complete && firstErr != "":
+			r.Status, r.ErrorMessage = spx.DayFailed, firstErr
+		case complete && empty == len(jobs):
+			r.Status, r.Checksum, r.ErrorMessage = spx.DayNoData, "", ""
+		case complete:
+			r.Status, r.Checksum, r.ErrorMessage = spx.DaySuccess, checksum, ""
+		case done+failed == len(jobs) && failed > 0:
+			r.ErrorMessage = firstErr
+			if done == 0 {
+				r.Status = spx.DayFailed
+			} else {
+				r.Status = spx.DayPartial
+			}
+		case done+failed > 0 || r.Status == spx.DayProcessing:
+			r.Status = spx.DayProcessing
+		default:
+			r.Status = spx.DayQueued
+		}
+		if r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
+			if r.CompletedAt.IsZero() {
+				r.CompletedAt = now
+				if !r.StartedAt.IsZero() {
+					r.ProcessingDurationMs = now.Sub(r.StartedAt).Milliseconds()
+				}
+			}
+		} else {
+			r.CompletedAt = time.Time{}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording day %s: %w", d, err)
+	}
+	return nil
+}
+
+// writeManifests writes one _manifest.json per (dataset, root) day directory
+// and returns the day checksum: SHA-256 over the manifests' SHA-256s in
+// directory order.
+func (s *Service) writeManifests(d spx.Date, jobs []spx.JobRecord) (string, error) {
+	if s.man == nil {
+		return "", nil
+	}
+	type dir struct {
+		ds   spx.Dataset
+		root string
+	}
+	groups := map[dir][]ManifestFile{}
+	for _, j := range jobs {
+		k := dir{j.Key.Dataset, j.Key.Root}
+		if _, ok := groups[k]; !ok {
+			groups[k] = nil
+		}
+		if j.Outcome != spx.JobWritten {
+			continue
+		}
+		groups[k] = append(groups[k], ManifestFile{File: path.Base(j.Key.RelPath()), Expiration: j.Key.Expiration,
+			Rows: j.Rows, Bytes: j.Bytes, SHA256: j.SHA256, Source: j.SourceURL, FetchedAt: j.FetchedAt})
+	}
+	dirs := make([]dir, 0, len(groups))
+	for k, files := range groups {
+		if len(files) > 0 {
+			dirs = append(dirs, k)
+		}
+	}
+	sort.Slice(dirs, func(i, j int) bool {
+		return spx.DayDir(dirs[i].ds, dirs[i].root, d) < spx.DayDir(dirs[j].ds, dirs[j].root, d)
+	})
+	h := sha256.New()
+	for _, k := range dirs {
+		dayDir := path.Join(s.cfg.OutputDir, spx.DayDir(k.ds, k.root, d))
+		sum, err := s.man.WriteManifest(dayDir, Manifest{Dataset: k.ds, Root: k.root, Date: d, Files: groups[k]})
+		if err != nil {
+			return "", fmt.Errorf("writing the manifest of %s: %w (check disk space and permissions of processing.output_dir, then spx retry %s)", dayDir, err, d)
+		}
+		h.Write([]byte(sum))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (s *Service) appendError(ctx context.Context, e spx.ErrorEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appendErrorLocked(ctx, e)
+}
+
+func (s *Service) appendErrorLocked(ctx context.Context, e spx.ErrorEntry) {
+	if e.Time.IsZero() {
+		e.Time = s.cfg.Now()
+	}
+	if err := s.store.AppendError(ctx, e); err != nil {
+		s.log.Warn("recording an error in the error log failed", "err", err, "error", e.Message)
+	}
+}
