@@ -101,14 +101,19 @@ func Open(path string, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if path == "" {
-		return nil, fmt.Errorf("%w: no path given: set database.path or --db", ErrPath)
+		return nil, newError(ErrPath, "no path given: set database.path or --db")
 	}
 	if err := checkDir(path, opts); err != nil {
 		return nil, err
 	}
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		return nil, fmt.Errorf("%w: %s is a directory, not a database file: choose a file path such as %s",
-			ErrPath, path, filepath.Join(path, "spx.db"))
+	info, err := os.Stat(path)
+	if err == nil && info.Size() == 0 && opts.ReadOnly {
+		// A file that was created but never initialised holds nothing: read
+		// it as a database that does not exist yet rather than as corrupt.
+		return nil, fmt.Errorf("opening status database %s: empty file: %w", path, fs.ErrNotExist)
+	}
+	if err == nil && info.IsDir() {
+		return nil, newError(ErrPath, "%s is a directory, not a database file: choose a file path such as %s", path, filepath.Join(path, "spx.db"))
 	}
 
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
@@ -129,20 +134,20 @@ func checkDir(path string, opts Options) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && opts.CreateDir && !opts.ReadOnly:
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("%w: creating directory %s for %s: %v", ErrPath, dir, path, err)
+			return newError(ErrPath, "creating directory %s for %s: %v", dir, path, err)
 		}
 		return nil
 	case errors.Is(err, fs.ErrNotExist):
 		if opts.ReadOnly {
 			return fmt.Errorf("opening status database %s: %w", path, fs.ErrNotExist)
 		}
-		return fmt.Errorf("%w: directory %s does not exist: create it or choose another database.path (--db)", ErrPath, dir)
+		return newError(ErrPath, "status database %s: directory %s does not exist: create it or choose another database.path (--db)", path, dir)
 	case errors.Is(err, syscall.ENOTDIR):
-		return fmt.Errorf("%w: %s is not a directory: choose another database.path (--db)", ErrPath, dir)
+		return newError(ErrPath, "status database %s: %s is not a directory: choose another database.path (--db)", path, dir)
 	case err != nil:
-		return fmt.Errorf("%w: checking directory %s: %v", ErrPath, dir, err)
+		return newError(ErrPath, "status database %s: checking directory %s: %v", path, dir, err)
 	case !info.IsDir():
-		return fmt.Errorf("%w: %s is not a directory: choose another database.path (--db)", ErrPath, dir)
+		return newError(ErrPath, "status database %s: %s is not a directory: choose another database.path (--db)", path, dir)
 	}
 	return nil
 }
@@ -150,17 +155,17 @@ func checkDir(path string, opts Options) error {
 func classifyOpenError(path string, err error) error {
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return fmt.Errorf("%w: %s is in use by another spx process (is a coordinator or 'spx run' running?): stop it or use its control API", ErrLocked, path)
+		return newError(ErrLocked, "%s is in use by another spx process (is a coordinator or 'spx run' running?): stop it or use its control API", path)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 		errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrInvalidMapping):
-		return fmt.Errorf("%w: %s is not an spx database or is corrupt: %v; move it aside or restore a backup", ErrCorrupt, path, err)
+		return newError(ErrCorrupt, "%s is not an spx database or is corrupt: %v; move it aside or restore a backup", path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("opening status database %s: %w", path, err)
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
-		return fmt.Errorf("%w: cannot open %s: %v: fix the permissions or choose another database.path (--db)", ErrPath, path, err)
+		return newError(ErrPath, "cannot open %s: %v: fix the permissions or choose another database.path (--db)", path, err)
 	}
 	// bbolt reports a too-short or unreadable header as a plain read error.
-	return fmt.Errorf("%w: %s is not an spx database or is corrupt: %v; move it aside or restore a backup", ErrCorrupt, path, err)
+	return newError(ErrCorrupt, "%s is not an spx database or is corrupt: %v; move it aside or restore a backup", path, err)
 }
 
 // migrate checks the schema version and brings an older file up to date.
@@ -176,8 +181,7 @@ func (s *Store) migrate(readOnly bool) error {
 	}
 	switch {
 	case version > SchemaVersion:
-		return fmt.Errorf("%w: %s has schema version %d, this spx knows up to %d: upgrade spx",
-			ErrNewerSchema, s.path, version, SchemaVersion)
+		return newError(ErrNewerSchema, "%s was written by a newer spx (schema version %d; this spx knows up to %d): upgrade spx", s.path, version, SchemaVersion)
 	case version == SchemaVersion || readOnly:
 		// A read-only open of an older file reads what is there; missing
 		// buckets read as empty.
@@ -217,7 +221,7 @@ func schemaVersion(tx *bolt.Tx) (int, error) {
 			return nil
 		})
 		if foreign != nil {
-			return 0, fmt.Errorf("%w: a bbolt file of another program (bucket %q): move it aside or choose another database.path", ErrCorrupt, foreign)
+			return 0, newError(ErrCorrupt, "a bbolt file of another program (bucket %q): move it aside or choose another database.path", foreign)
 		}
 		return 0, nil
 	}
@@ -227,7 +231,7 @@ func schemaVersion(tx *bolt.Tx) (int, error) {
 	}
 	v, err := strconv.Atoi(string(raw))
 	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%w: schema_version %q is not a number; move it aside or restore a backup", ErrCorrupt, raw)
+		return 0, newError(ErrCorrupt, "schema_version %q is not a number; move it aside or restore a backup", raw)
 	}
 	return v, nil
 }

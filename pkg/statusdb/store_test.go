@@ -425,7 +425,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	_ = s.Close()
 	for _, ro := range []bool{false, true} {
 		_, err := Open(path, Options{ReadOnly: ro})
-		if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "upgrade") || !strings.Contains(err.Error(), path) {
+		if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "written by a newer spx") || !strings.Contains(err.Error(), "upgrade") || !strings.Contains(err.Error(), path) {
 			t.Errorf("Open (readOnly=%v) = %v; want ErrNewerSchema saying upgrade", ro, err)
 		}
 	}
@@ -478,5 +478,25 @@ func TestCreateDir(t *testing.T) {
 	info, err := os.Stat(filepath.Dir(path))
 	if err != nil || info.Mode().Perm() != 0o700 {
 		t.Errorf("created dir: %v, %v; want 0700", info.Mode().Perm(), err)
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spx.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Read-only: an uninitialised file reads as "no database yet".
+	if _, err := Open(path, Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read-only Open of an empty file = %v, want fs.ErrNotExist", err)
+	}
+	// For writing it is initialised.
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open of an empty file: %v", err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(context.Background()); v != SchemaVersion {
+		t.Errorf("schema version = %d", v)
 	}
 }
