@@ -382,3 +382,23 @@ func TestReadOnlyCommandsWithoutDatabase(t *testing.T) {
 		t.Error("a read-only command created the database")
 	}
 }
+
+func TestDatabaseDirNotWritable(t *testing.T) {
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		// root writes anywhere; a read-only file system still refuses.
+		dir = "/sys"
+		if f, err := os.CreateTemp(dir, "spx-check-*"); err == nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+			t.Skip("no unwritable directory available")
+		}
+	} else if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "spx.db")
+	code, stdout, stderr := runSPX(t, "--db", db, "config", "set", "thetadata.concurrency", "4")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, db) || !strings.Contains(stderr, "choose another database.path") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

@@ -118,7 +118,7 @@ func Open(path string, opts Options) (*Store, error) {
 
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if err != nil {
-		return nil, classifyOpenError(path, err)
+		return nil, classifyOpenError(path, opts.ReadOnly, err)
 	}
 	s := &Store{db: db, path: path, log: log}
 	if err := s.migrate(opts.ReadOnly); err != nil {
@@ -152,17 +152,17 @@ func checkDir(path string, opts Options) error {
 	return nil
 }
 
-func classifyOpenError(path string, err error) error {
+func classifyOpenError(path string, readOnly bool, err error) error {
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return newError(ErrLocked, "%s is in use by another spx process (is a coordinator or 'spx run' running?): stop it or use its control API", path)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 		errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrInvalidMapping):
 		return newError(ErrCorrupt, "%s is not an spx database or is corrupt: %v; move it aside or restore a backup", path, err)
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist) && readOnly:
 		return fmt.Errorf("opening status database %s: %w", path, err)
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
-		return newError(ErrPath, "cannot open %s: %v: fix the permissions or choose another database.path (--db)", path, err)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return newError(ErrPath, "cannot open or create status database %s: %v: fix the directory's permissions or choose another database.path (--db)", path, err)
 	}
 	// bbolt reports a too-short or unreadable header as a plain read error.
 	return newError(ErrCorrupt, "%s is not an spx database or is corrupt: %v; move it aside or restore a backup", path, err)
