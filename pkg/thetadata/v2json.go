@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/spx-archive/spx/pkg/spx"
 )
@@ -144,6 +145,18 @@ const (
 
 // scalar reads a string, number or literal.
 func (s *jscanner) scalar() ([]byte, byte, error) {
+	// Fast path: a number wholly inside the buffer.
+	if p := s.pos; p < s.end {
+		if c := s.buf[p]; c == '-' || (c >= '0' && c <= '9') {
+			for i := p + 1; i < s.end; i++ {
+				switch s.buf[i] {
+				case ',', ']', '}', ' ', '\n', '\r', '\t':
+					s.pos = i
+					return s.buf[p:i], kindNumber, nil
+				}
+			}
+		}
+	}
 	c, err := s.peek()
 	if err != nil {
 		return nil, 0, err
@@ -276,7 +289,6 @@ type v2JSON struct {
 	held      rowArena // ticks that arrived before their contract
 	emit      int
 	rows      int
-	sample    []byte
 	ncols     int
 }
 
@@ -622,7 +634,6 @@ func (d *v2JSON) tick(a *rowArena) (bool, error) {
 	}
 	d.rows++
 	a.begin(0)
-	d.sample = append(d.sample[:0], '[')
 	n := len(d.m.byField)
 	i := 0
 	if c, err = s.peek(); err != nil {
@@ -636,33 +647,29 @@ func (d *v2JSON) tick(a *rowArena) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if len(d.sample) < 200 {
-			if i > 0 {
-				d.sample = append(d.sample, ',')
-			}
-			d.sample = append(d.sample, tok...)
-		}
 		if i < n {
 			switch f := d.m.byField[i]; {
 			case f == fieldDate:
 				dt, ok := d.dc.intDate(tok)
 				if !ok || kind != kindNumber {
-					return false, badRow(s.url, d.rows, fmt.Sprintf("date %q is not a YYYYMMDD date", tok), d.sample)
+					return false, badRow(s.url, d.rows, fmt.Sprintf("date %q is not a YYYYMMDD date", tok), d.rowText(a, i, tok))
 				}
 				a.setDate(dt)
 			case f >= 0:
 				switch {
 				case kind == kindNull && d.m.cols[f].Optional:
 				case kind != kindNumber || !isNumber(tok):
-					return false, badRow(s.url, d.rows, fmt.Sprintf("column %s is %q, not a finite number", d.format[i], tok), d.sample)
+					return false, badRow(s.url, d.rows, fmt.Sprintf("column %s is %q, not a finite number", d.format[i], tok), d.rowText(a, i, tok))
 				default:
 					a.set(f, tok)
 				}
 			}
 		}
 		i++
-		c, err := s.peek()
-		if err != nil {
+		var c byte
+		if s.pos < s.end && (s.buf[s.pos] == ',' || s.buf[s.pos] == ']') {
+			c = s.buf[s.pos]
+		} else if c, err = s.peek(); err != nil {
 			return false, err
 		}
 		s.pos++
@@ -675,9 +682,37 @@ func (d *v2JSON) tick(a *rowArena) (bool, error) {
 		}
 	}
 	if i != n {
-		return false, badRow(s.url, d.rows, fmt.Sprintf("the tick has %d fields, header.format has %d (%v)", i, n, d.format), append(d.sample, ']'))
+		tail := []byte("]")
+		if i > n {
+			tail = []byte(",…]")
+		}
+		return false, badRow(s.url, d.rows, fmt.Sprintf("the tick has %d fields, header.format has %d (%v)", i, n, d.format), d.rowText(a, min(i, n), tail))
 	}
 	return true, nil
+}
+
+// rowText rebuilds the current tick's first k fields (as decoded so far)
+// followed by extra, for an error message.
+func (d *v2JSON) rowText(a *rowArena, k int, extra []byte) []byte {
+	b := []byte{'['}
+	base := (a.rows - 1) * 2 * a.n
+	for j := range k {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		switch f := d.m.byField[j]; {
+		case f == fieldDate:
+			b = strconv.AppendInt(b, int64(a.dates[a.rows-1].Int()), 10)
+		case f >= 0 && a.offs[base+2*f] >= 0:
+			b = append(b, a.buf[a.offs[base+2*f]:a.offs[base+2*f+1]]...)
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	if k > 0 && len(extra) > 0 && extra[0] != ']' && extra[0] != ',' {
+		b = append(b, ',')
+	}
+	return append(b, extra...)
 }
 
 // envHeader is the v2 envelope header, for small bodies (lists, errors).
