@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spx-archive/spx/bench/duck"
+	"github.com/spx-archive/spx/bench/gen"
+	"github.com/spx-archive/spx/bench/proc"
+	"github.com/spx-archive/spx/bench/report"
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// config is the parsed command line.
+type config struct {
+	rows        int64
+	expirations int
+	memSmall    int64
+	memLarge    int64
+	runs        int
+	threads     []int
+	dir         string
+	keep        bool
+	spxBin      string
+	repo        string
+	cpuProfile  string
+	strict      bool
+	e2e         bool
+	fetcher     bool
+	quick       bool
+}
+
+const (
+	fullRows     = 7_800_000
+	quickRows    = 1_000_000
+	bytesPerRow  = 300 // generated NDJSON, measured ≈296
+	childCommand = "duckdb-child"
+)
+
+// Main runs spxbench with args and returns the exit code: 0 ok, 1 failure
+// (or a missed target with -strict), 2 usage error.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == childCommand {
+		if err := duckChild(ctx, args[1:]); err != nil {
+			fmt.Fprintln(stderr, "spxbench duckdb-child:", err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "spxbench:", err)
+		return 2
+	}
+	failed, err := run(ctx, cfg, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "spxbench:", err)
+		return 1
+	}
+	if failed && cfg.strict {
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	var threads string
+	fs := flag.NewFlagSet("spxbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Int64Var(&cfg.rows, "rows", fullRows, "rows of the generated day (rounded up to whole contracts of 391 stamps)")
+	fs.IntVar(&cfg.expirations, "expirations", 0, "expirations the day's rows are spread over (0: one per 250k rows)")
+	fs.Int64Var(&cfg.memSmall, "mem-small", 1_000_000, "rows of the small single-expiration file of the flat-memory test (0 skips the test)")
+	fs.Int64Var(&cfg.memLarge, "mem-large", 4_000_000, "rows of the large single-expiration file of the flat-memory test")
+	fs.IntVar(&cfg.runs, "runs", 1, "runs per converter; the median by wall time is reported")
+	fs.StringVar(&threads, "duckdb-threads", "2,1", "DuckDB baselines to run, by thread count; the first is the one targets are judged against")
+	fs.StringVar(&cfg.dir, "dir", os.TempDir(), "directory for the generated inputs and outputs (a temporary subdirectory is made and removed)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
+	fs.StringVar(&cfg.spxBin, "spx", "", "spx binary to measure (default: build ../cmd/spx of the repository)")
+	fs.StringVar(&cfg.repo, "repo", "", "spx repository root (default: found from the working directory)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "pass SPX_CPUPROFILE=FILE to the day's spx convert run (if spx supports it)")
+	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
+	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark (not built yet: a hook)")
+	fs.BoolVar(&cfg.fetcher, "fetcher", false, "also run the fetcher streaming benchmark (not built yet: a hook)")
+	fs.BoolVar(&cfg.quick, "quick", false, "fast check: 1M-row day, 250k vs 1M flat-memory test")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q: spxbench takes only flags (see -h)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if cfg.quick {
+		if !set["rows"] {
+			cfg.rows = quickRows
+		}
+		if !set["mem-small"] {
+			cfg.memSmall = 250_000
+		}
+		if !set["mem-large"] {
+			cfg.memLarge = 1_000_000
+		}
+	}
+	if cfg.rows <= 0 || cfg.runs <= 0 || cfg.memSmall < 0 || (cfg.memSmall > 0 && cfg.memLarge <= cfg.memSmall) {
+		return cfg, fmt.Errorf("-rows and -runs must be positive and -mem-large larger than -mem-small")
+	}
+	for _, t := range strings.Split(threads, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		n, err := strconv.Atoi(t)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("-duckdb-threads %q: want a comma-separated list of positive thread counts, e.g. 2,1", threads)
+		}
+		cfg.threads = append(cfg.threads, n)
+	}
+	return cfg, nil
+}
+
+// duckName is the table name of the DuckDB baseline with n threads.
+func duckName(n int) string {
+	if n == 1 {
+		return "duckdb 1 thread"
+	}
+	return fmt.Sprintf("duckdb %d threads", n)
+}
+
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool, err error) {
+	started := time.Now()
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, a...))
+	}
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return false, fmt.Errorf("creating -dir: %w", err)
+	}
+	work, err := os.MkdirTemp(cfg.dir, "spxbench-")
+	if err != nil {
+		return false, fmt.Errorf("creating the work directory: %w", err)
+	}
+	if cfg.keep {
+		logf("work directory %s (kept)", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	need := (max(cfg.rows, cfg.memLarge)*bytesPerRow)*13/10 + 512<<20
+	if free, err := freeBytes(work); err == nil && free < need {
+		return false, fmt.Errorf("only %d MiB free in %s, the run needs about %d MiB: free space or pass -dir", free>>20, work, need>>20)
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		return false, fmt.Errorf("finding this binary to run the DuckDB child: %w", err)
+	}
+	spxBin := cfg.spxBin
+	if spxBin == "" {
+		logf("building spx")
+		if spxBin, err = buildSPX(ctx, cfg.repo, work); err != nil {
+			return false, err
+		}
+	}
+
+	// The day.
+	day := filepath.Join(work, "day.ndjson")
+	exps := cfg.expirations
+	if exps <= 0 {
+		exps = int(max(1, cfg.rows/250_000))
+	}
+	logf("generating %d rows over %d expirations", cfg.rows, exps)
+	dst, err := generate(ctx, day, gen.Config{Rows: cfg.rows, Expirations: exps, Seed: 1})
+	if err != nil {
+		return false, err
+	}
+	logf("generated %d rows, %d contracts, %.0f MiB", dst.Rows, dst.Contracts, float64(dst.Bytes)/report.MiB)
+
+	subjects := []subject{{name: "spx convert", out: "spx.parquet", args: func(in, out string) (string, []string) {
+		return spxBin, []string{"convert", "--dataset", "greeks", in, out}
+	}}}
+	for _, n := range cfg.threads {
+		subjects = append(subjects, subject{name: duckName(n), out: fmt.Sprintf("duckdb-%dt.parquet", n), args: func(in, out string) (string, []string) {
+			return self, []string{childCommand, "-threads", strconv.Itoa(n), in, out}
+		}})
+	}
+	var ms []report.Measurement
+	for i, s := range subjects {
+		var env []string
+		if i == 0 && cfg.cpuProfile != "" {
+			env = []string{"SPX_CPUPROFILE=" + cfg.cpuProfile}
+		}
+		logf("running %s (%d run(s))", s.name, cfg.runs)
+		m := measure(ctx, s, env, day, filepath.Join(work, s.out), dst, cfg.runs)
+		if m.Err != nil {
+			logf("%s failed: %v", s.name, m.Err)
+		} else {
+			logf("%s: %.2fs, peak RSS %.0f MiB, %.1f MiB", s.name, m.Wall.Seconds(), float64(m.PeakRSS)/report.MiB, float64(m.OutputBytes)/report.MiB)
+		}
+		ms = append(ms, m)
+	}
+	if err := os.Remove(day); err != nil {
+		logf("removing %s: %v", day, err)
+	}
+
+	// Flat memory: one small and one large single expiration through spx.
+	var small, large report.Measurement
+	if cfg.memSmall > 0 {
+		for _, mm := range []struct {
+			rows int64
+			dst  *report.Measurement
+		}{{cfg.memSmall, &small}, {cfg.memLarge, &large}} {
+			in := filepath.Join(work, fmt.Sprintf("exp-%d.ndjson", mm.rows))
+			logf("flat-memory test: generating one expiration of %d rows", mm.rows)
+			st, err := generate(ctx, in, gen.Config{Rows: mm.rows, Expirations: 1, Seed: 2})
+			if err != nil {
+				return false, err
+			}
+			m := measure(ctx, subjects[0], nil, in, filepath.Join(work, "exp.parquet"), st, 1)
+			m.Name = fmt.Sprintf("spx convert, 1 expiration, %s rows", humanRows(st.Rows))
+			if m.Err != nil {
+				logf("%s failed: %v", m.Name, m.Err)
+			}
+			*mm.dst = m
+			os.Remove(in)
+		}
+	}
+
+	// Correctness gate: spx's file against the first DuckDB baseline.
+	gate := "not run"
+	gateOK := true
+	duckVersion := "?"
+	if db, err := duck.Open(ctx, 2); err != nil {
+		gate, gateOK = err.Error(), false
+	} else {
+		defer db.Close()
+		_ = db.QueryRowContext(ctx, "SELECT library_version FROM pragma_version()").Scan(&duckVersion)
+		if len(ms) > 1 && ms[0].Err == nil && ms[1].Err == nil {
+			logf("correctness gate: reading both Parquet files back")
+			gate, gateOK = correctness(ctx, db, filepath.Join(work, subjects[0].out), filepath.Join(work, subjects[1].out))
+		} else {
+			gate = "not run: a converter failed"
+		}
+	}
+
+	// Report.
+	w := stdout
+	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintln(w, machine(ctx, duckVersion))
+	fmt.Fprintf(w, "Command: `spxbench %s`\n\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(w, "### Writer stage: one generated day, %d rows, %d expirations, %.0f MiB NDJSON (median of %d run(s))\n\n",
+		dst.Rows, exps, float64(dst.Bytes)/report.MiB, cfg.runs)
+	var baselines []string
+	for _, n := range cfg.threads {
+		baselines = append(baselines, duckName(n))
+	}
+	table := slices.Clone(ms)
+	for _, m := range []report.Measurement{small, large} {
+		if m.Name != "" {
+			table = append(table, m)
+		}
+	}
+	report.Table(w, table, baselines)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "spx's Parquet has one column more than DuckDB's (timestamp) and stores expiration/date as date32; DuckDB's as the staged INTEGER YYYYMMDD.")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Correctness gate (rows and every numeric column's sum, spx vs %s): %s\n\n", baselineName(ms), gate)
+	var base report.Measurement
+	if len(ms) > 1 {
+		base = ms[1]
+	} else {
+		base = report.Measurement{Name: "DuckDB", Err: errors.New("no DuckDB baseline run")}
+	}
+	vs := report.Judge(report.IssueLimits, ms[0], base, small, large)
+	vs = append(vs, hookE2E(ctx, cfg), hookFetcher(ctx, cfg))
+	fmt.Fprintln(w, "### Targets")
+	fmt.Fprintln(w)
+	report.Verdicts(w, vs)
+	fmt.Fprintln(w)
+	if !gateOK {
+		return true, fmt.Errorf("correctness gate failed: %s", gate)
+	}
+	return report.Failed(vs), nil
+}
+
+func baselineName(ms []report.Measurement) string {
+	if len(ms) > 1 {
+		return ms[1].Name
+	}
+	return "DuckDB"
+}
+
+func humanRows(n int64) string {
+	if n >= 1_000_000 {
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%dk", n/1000)
+}
+
+type subject struct {
+	name string
+	out  string
+	args func(in, out string) (string, []string)
+}
+
+// measure runs s on in runs times and returns the median run by wall time.
+func measure(ctx context.Context, s subject, env []string, in, out string, st gen.Stats, runs int) report.Measurement {
+	m := report.Measurement{Name: s.name, Rows: st.Rows, InputBytes: st.Bytes}
+	var results []proc.Result
+	for range runs {
+		os.Remove(out)
+		name, args := s.args(in, out)
+		r, err := proc.Run(ctx, env, name, args...)
+		if err != nil {
+			m.Err = err
+			return m
+		}
+		results = append(results, r)
+	}
+	slices.SortFunc(results, func(a, b proc.Result) int { return int(a.Wall - b.Wall) })
+	r := results[len(results)/2]
+	m.Wall, m.CPU, m.PeakRSS = r.Wall, r.CPU(), r.PeakRSS
+	fi, err := os.Stat(out)
+	if err != nil {
+		m.Err = fmt.Errorf("%s wrote no output: %w", s.name, err)
+		return m
+	}
+	m.OutputBytes = fi.Size()
+	return m
+}
+
+func generate(ctx context.Context, path string, cfg gen.Config) (gen.Stats, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return gen.Stats{}, fmt.Errorf("creating the input file: %w", err)
+	}
+	st, err := gen.Write(ctx, f, cfg)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", path, cerr)
+	}
+	return st, err
+}
+
+// correctness compares spx's Parquet with the baseline's.
+func correctness(ctx context.Context, db *sql.DB, spxFile, baseFile string) (string, bool) {
+	want, err := duck.Summarize(ctx, db, baseFile)
+	if err != nil {
+		return "FAIL: " + err.Error(), false
+	}
+	got, err := duck.Summarize(ctx, db, spxFile)
+	if err != nil {
+		return "FAIL: " + err.Error(), false
+	}
+	if diffs := duck.Compare(want, got, 1e-9); len(diffs) > 0 {
+		return "FAIL: " + strings.Join(diffs, "; "), false
+	}
+	return fmt.Sprintf("PASS (%d rows, %d numeric and %d string columns agree)", want.Rows, len(want.Sums), len(want.Hashes)), true
+}
+
+// buildSPX builds ../cmd/spx of the repository into dir.
+func buildSPX(ctx context.Context, repo, dir string) (string, error) {
+	if repo == "" {
+		var err error
+		if repo, err = findRepo(); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(dir, "spx")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spx")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building spx in %s: %w: %s (fix the build or pass -spx BINARY)", repo, err, strings.TrimSpace(string(out)))
+	}
+	return bin, nil
+}
+
+// findRepo walks up from the working directory to the go.mod of module
+// github.com/spx-archive/spx.
+func findRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("finding the spx repository: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/spx-archive/spx\n")) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no spx repository above %s: run from inside it or pass -repo or -spx", dir)
+		}
+	}
+}
+
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, nil
+}
+
+// machine describes the machine for the report.
+func machine(ctx context.Context, duckVersion string) string {
+	cpu := "?"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(v); len(f) > 0 {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+						mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+					}
+				}
+			}
+		}
+	}
+	goVersion := runtime.Version()
+	if out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output(); err == nil {
+		goVersion = strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("Machine: %d CPUs (nproc), %s, RAM %s, %s %s/%s, DuckDB %s\n",
+		runtime.NumCPU(), cpu, mem, goVersion, runtime.GOOS, runtime.GOARCH, duckVersion)
+}
+
+// duckChild is the DuckDB baseline as its own process:
+// duckdb-child -threads N IN OUT.
+func duckChild(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet(childCommand, flag.ContinueOnError)
+	threads := fs.Int("threads", 2, "DuckDB threads")
+	dataset := fs.String("dataset", string(spx.Greeks), "dataset of the NDJSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("want IN.ndjson OUT.parquet, got %d arguments", fs.NArg())
+	}
+	ds, err := spx.ParseDataset(*dataset)
+	if err != nil {
+		return err
+	}
+	db, err := duck.Open(ctx, *threads)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return duck.Convert(ctx, db, ds, fs.Arg(0), fs.Arg(1))
+}
