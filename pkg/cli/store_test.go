@@ -20,17 +20,17 @@ import (
 	"github.com/spx-archive/spx/pkg/statusdb"
 )
 
-// runSPX runs the CLI in-process and returns its exit code and output.
-func runSPX(t *testing.T, args ...string) (code int, stdout, stderr string) {
+// storeRunSPX runs the CLI in-process and returns its exit code and output.
+func storeRunSPX(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Main(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
-// seededDB creates a status database with a few days, jobs, errors and a
+// storeSeededDB creates a status database with a few days, jobs, errors and a
 // stored config value.
-func seededDB(t *testing.T) string {
+func storeSeededDB(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "spx.db")
@@ -64,7 +64,7 @@ func seededDB(t *testing.T) string {
 	return path
 }
 
-func readFile(t *testing.T, path string) []byte {
+func storeReadFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -74,7 +74,7 @@ func readFile(t *testing.T, path string) []byte {
 }
 
 func TestBadInputIsUsageErrorAndChangesNothing(t *testing.T) {
-	db := seededDB(t)
+	db := storeSeededDB(t)
 	dir := t.TempDir()
 	afile := filepath.Join(dir, "afile")
 	if err := os.WriteFile(afile, []byte("x"), 0o600); err != nil {
@@ -109,8 +109,8 @@ func TestBadInputIsUsageErrorAndChangesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := readFile(t, db)
-			code, stdout, stderr := runSPX(t, tt.args...)
+			before := storeReadFile(t, db)
+			code, stdout, stderr := storeRunSPX(t, tt.args...)
 			if code != 2 {
 				t.Errorf("exit code = %d, want 2 (stderr %q)", code, stderr)
 			}
@@ -123,7 +123,7 @@ func TestBadInputIsUsageErrorAndChangesNothing(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("stdout = %q, want nothing", stdout)
 			}
-			if !bytes.Equal(before, readFile(t, db)) {
+			if !bytes.Equal(before, storeReadFile(t, db)) {
 				t.Error("the database changed")
 			}
 			if _, err := os.Stat(filepath.Dir(missingDB)); !errors.Is(err, fs.ErrNotExist) {
@@ -134,7 +134,7 @@ func TestBadInputIsUsageErrorAndChangesNothing(t *testing.T) {
 }
 
 func TestLockedDatabaseFailsFast(t *testing.T) {
-	db := seededDB(t)
+	db := storeSeededDB(t)
 	s, err := statusdb.Open(db, statusdb.Options{}) // plays the coordinator
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestLockedDatabaseFailsFast(t *testing.T) {
 		{"--db", db, "config", "set", "thetadata.concurrency", "4"},
 	} {
 		start := time.Now()
-		code, _, stderr := runSPX(t, args...)
+		code, _, stderr := storeRunSPX(t, args...)
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("%v took %v, want < 3s", args, took)
 		}
@@ -166,32 +166,32 @@ func TestCorruptDatabaseNeverOverwritten(t *testing.T) {
 		{"--db", db, "list"},
 		{"--db", db, "config", "set", "thetadata.concurrency", "4"},
 	} {
-		code, _, stderr := runSPX(t, args...)
+		code, _, stderr := storeRunSPX(t, args...)
 		if code != 1 || !strings.Contains(stderr, "is not an spx database or is corrupt") || !strings.Contains(stderr, "move it aside") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
-	if !bytes.Equal(garbage, readFile(t, db)) {
+	if !bytes.Equal(garbage, storeReadFile(t, db)) {
 		t.Error("the corrupt file was modified")
 	}
 }
 
 func TestConfigSetGetPrecedence(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "spx.db")
-	code, out, stderr := runSPX(t, "--db", db, "config", "set", "processing.roots", "SPX")
+	code, out, stderr := storeRunSPX(t, "--db", db, "config", "set", "processing.roots", "SPX")
 	if code != 0 || !strings.Contains(out, "processing.roots = SPX") {
 		t.Fatalf("config set: %d %q %q", code, out, stderr)
 	}
-	if code, _, stderr := runSPX(t, "--db", db, "config", "set", "nats.credentials", "/secret/user.creds"); code != 0 {
+	if code, _, stderr := storeRunSPX(t, "--db", db, "config", "set", "nats.credentials", "/secret/user.creds"); code != 0 {
 		t.Fatalf("config set credentials: %d %q", code, stderr)
 	}
-	if code, _, stderr := runSPX(t, "--db", db, "config", "set", "thetadata.concurrency", "8"); code != 0 {
+	if code, _, stderr := storeRunSPX(t, "--db", db, "config", "set", "thetadata.concurrency", "8"); code != 0 {
 		t.Fatalf("config set: %d %q", code, stderr)
 	}
 	t.Setenv("SPX_THETADATA_CONCURRENCY", "5")
 	t.Setenv("SPX_THETADATA_BASE_URL", "http://env:1")
 
-	code, out, stderr = runSPX(t, "--db", db, "--terminal", "http://flag:2", "config", "get", "--format", "json")
+	code, out, stderr = storeRunSPX(t, "--db", db, "--terminal", "http://flag:2", "config", "get", "--format", "json")
 	if code != 0 {
 		t.Fatalf("config get: %d %q", code, stderr)
 	}
@@ -221,7 +221,7 @@ func TestConfigSetGetPrecedence(t *testing.T) {
 	}
 
 	// Table form of one key.
-	code, out, _ = runSPX(t, "--db", db, "config", "get", "processing.roots", "--format", "table")
+	code, out, _ = storeRunSPX(t, "--db", db, "config", "get", "processing.roots", "--format", "table")
 	if code != 0 || !strings.Contains(out, "processing.roots") || !strings.Contains(out, "stored") || strings.Contains(out, "thetadata") {
 		t.Errorf("config get KEY table: %d %q", code, out)
 	}
@@ -241,7 +241,7 @@ func TestConfigValidate(t *testing.T) {
 	t.Setenv("SPX_PROCESSING_TEMP_DIR", filepath.Join(dir, "temp"))
 	t.Setenv("SPX_NATS_STORE_DIR", filepath.Join(dir, "nats"))
 
-	code, out, stderr := runSPX(t, "--db", db, "--terminal", term.URL, "--output-dir", filepath.Join(dir, "out"), "config", "validate", "--format", "json")
+	code, out, stderr := storeRunSPX(t, "--db", db, "--terminal", term.URL, "--output-dir", filepath.Join(dir, "out"), "config", "validate", "--format", "json")
 	if code != 0 {
 		t.Fatalf("validate: %d %q %q", code, out, stderr)
 	}
@@ -261,7 +261,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SPX_THETADATA_CONCURRENCY", "lots")
-	code, out, _ = runSPX(t, "--db", db, "--terminal", term.URL, "--output-dir", afile, "config", "validate", "--format", "table")
+	code, out, _ = storeRunSPX(t, "--db", db, "--terminal", term.URL, "--output-dir", afile, "config", "validate", "--format", "table")
 	if code != 1 {
 		t.Errorf("validate with problems: exit %d, want 1", code)
 	}
@@ -273,8 +273,8 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestGapAnalysis(t *testing.T) {
-	db := seededDB(t)
-	code, out, stderr := runSPX(t, "--db", db, "gap-analysis", "--start-date", "2023-12-28", "--end-date", "2024-01-12", "--format", "json")
+	db := storeSeededDB(t)
+	code, out, stderr := storeRunSPX(t, "--db", db, "gap-analysis", "--start-date", "2023-12-28", "--end-date", "2024-01-12", "--format", "json")
 	if code != 0 {
 		t.Fatalf("gap-analysis: %d %q", code, stderr)
 	}
@@ -287,13 +287,13 @@ func TestGapAnalysis(t *testing.T) {
 	}
 
 	// No gaps: [] not null.
-	code, out, _ = runSPX(t, "--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-03", "--format", "json")
+	code, out, _ = storeRunSPX(t, "--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-03", "--format", "json")
 	if code != 0 || out != `{"start":"2024-01-02","end":"2024-01-03","gaps":[]}`+"\n" {
 		t.Errorf("no gaps: %d %q", code, out)
 	}
 
 	// Table form says why each day is a gap.
-	code, out, _ = runSPX(t, "--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-08", "--format", "table")
+	code, out, _ = storeRunSPX(t, "--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-08", "--format", "table")
 	for _, w := range []string{"3 gap(s) among 5 sessions", "2024-01-04  Thu      failed", "2024-01-05  Fri      partial", "2024-01-08  Mon      never processed"} {
 		if code != 0 || !strings.Contains(out, w) {
 			t.Errorf("table lacks %q:\n%s", w, out)
@@ -303,10 +303,10 @@ func TestGapAnalysis(t *testing.T) {
 	// Defaults: start from the stored processing.start_date, end at the
 	// last closed session.
 	last := calendar.LastClosedSession(time.Now())
-	if code, _, stderr := runSPX(t, "--db", db, "config", "set", "processing.start_date", last.AddDays(-6).String()); code != 0 {
+	if code, _, stderr := storeRunSPX(t, "--db", db, "config", "set", "processing.start_date", last.AddDays(-6).String()); code != 0 {
 		t.Fatal(stderr)
 	}
-	code, out, stderr = runSPX(t, "--db", db, "gap-analysis", "--format", "json")
+	code, out, stderr = storeRunSPX(t, "--db", db, "gap-analysis", "--format", "json")
 	var rep struct{ Start, End string }
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 		t.Fatalf("default gap-analysis: %d %q %q", code, out, stderr)
@@ -317,8 +317,8 @@ func TestGapAnalysis(t *testing.T) {
 }
 
 func TestListAndStatus(t *testing.T) {
-	db := seededDB(t)
-	code, out, stderr := runSPX(t, "--db", db, "list", "--format", "json")
+	db := storeSeededDB(t)
+	code, out, stderr := storeRunSPX(t, "--db", db, "list", "--format", "json")
 	if code != 0 {
 		t.Fatalf("list: %d %q", code, stderr)
 	}
@@ -330,22 +330,22 @@ func TestListAndStatus(t *testing.T) {
 		t.Errorf("list json = %+v", days)
 	}
 
-	code, out, _ = runSPX(t, "--db", db, "list", "--failed-only", "--from", "2024-01-03", "--format", "json")
+	code, out, _ = storeRunSPX(t, "--db", db, "list", "--failed-only", "--from", "2024-01-03", "--format", "json")
 	if code != 0 || json.Unmarshal([]byte(out), &days) != nil || len(days) != 2 || days[0].Status != spx.DayFailed || days[1].Status != spx.DayPartial {
 		t.Errorf("list --failed-only = %d %s", code, out)
 	}
-	code, out, _ = runSPX(t, "--db", db, "list", "--to", "2024-01-01", "--format", "json")
+	code, out, _ = storeRunSPX(t, "--db", db, "list", "--to", "2024-01-01", "--format", "json")
 	if code != 0 || out != "[]\n" {
 		t.Errorf("empty list = %d %q, want []", code, out)
 	}
-	code, out, _ = runSPX(t, "--db", db, "list", "--format", "table")
+	code, out, _ = storeRunSPX(t, "--db", db, "list", "--format", "table")
 	for _, w := range []string{"DATE", "2024-01-02  success", "1,000", "2.0 KiB", "2/2", "471 PERMISSION"} {
 		if code != 0 || !strings.Contains(out, w) {
 			t.Errorf("list table lacks %q:\n%s", w, out)
 		}
 	}
 
-	code, out, stderr = runSPX(t, "--db", db, "status", "--format", "json")
+	code, out, stderr = storeRunSPX(t, "--db", db, "status", "--format", "json")
 	if code != 0 {
 		t.Fatalf("status: %d %q", code, stderr)
 	}
@@ -358,7 +358,7 @@ func TestListAndStatus(t *testing.T) {
 		!rep.LastActivity.Equal(time.Date(2024, 1, 10, 23, 0, 0, 0, time.UTC)) {
 		t.Errorf("status = %+v", rep)
 	}
-	code, out, _ = runSPX(t, "--db", db, "status", "--format", "table")
+	code, out, _ = storeRunSPX(t, "--db", db, "status", "--format", "table")
 	for _, w := range []string{"days           4 (2024-01-02 to 2024-01-05): success 1, no_data 1, partial 1, failed 1", "rows           1,500", "recent errors:", "471 PERMISSION"} {
 		if code != 0 || !strings.Contains(out, w) {
 			t.Errorf("status table lacks %q:\n%s", w, out)
@@ -374,7 +374,7 @@ func TestReadOnlyCommandsWithoutDatabase(t *testing.T) {
 		{"--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-03", "--format", "json"},
 		{"--db", db, "config", "get"},
 	} {
-		if code, _, stderr := runSPX(t, args...); code != 0 {
+		if code, _, stderr := storeRunSPX(t, args...); code != 0 {
 			t.Errorf("%v: exit %d %q", args, code, stderr)
 		}
 	}
@@ -397,7 +397,7 @@ func TestDatabaseDirNotWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "spx.db")
-	code, stdout, stderr := runSPX(t, "--db", db, "config", "set", "thetadata.concurrency", "4")
+	code, stdout, stderr := storeRunSPX(t, "--db", db, "config", "set", "thetadata.concurrency", "4")
 	if code != 2 || stdout != "" || !strings.Contains(stderr, db) || !strings.Contains(stderr, "choose another database.path") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
