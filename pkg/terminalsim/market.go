@@ -390,13 +390,13 @@ type band struct{ frac, step float64 }
 func strikeBands(dte int) []band {
 	switch {
 	case dte <= 14:
-		return []band{{0.10, 5}, {0.15, 25}, {0.30, 50}, {0.45, 100}}
+		return []band{{0.07, 5}, {0.15, 25}, {0.30, 50}, {0.45, 100}}
 	case dte <= 60:
-		return []band{{0.05, 5}, {0.15, 25}, {0.30, 50}, {0.50, 100}}
+		return []band{{0.03, 5}, {0.10, 25}, {0.25, 50}, {0.40, 100}}
 	case dte <= 365:
-		return []band{{0.02, 5}, {0.10, 25}, {0.30, 50}, {0.60, 100}}
+		return []band{{0.015, 5}, {0.06, 25}, {0.20, 50}, {0.50, 100}}
 	}
-	return []band{{0.10, 25}, {0.30, 50}, {0.80, 100}}
+	return []band{{0.05, 25}, {0.20, 50}, {0.50, 100}}
 }
 
 // strikes lists the strikes (dollars, ascending) of exp on trade date t,
