@@ -76,6 +76,13 @@ func runGapAnalysis(ctx context.Context, o *Options, out io.Writer, format, star
 		}
 		start = cfg.StartDate
 	}
+	if start > end && endS == "" {
+		from := "--start-date"
+		if startS == "" {
+			from = "processing.start_date"
+		}
+		return Usagef("%s %s is after the latest complete session %s: choose an earlier start", from, start, end)
+	}
 	if err := checkRange("start-date", "end-date", start, end, now); err != nil {
 		return err
 	}

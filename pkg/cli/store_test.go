@@ -93,6 +93,7 @@ func TestBadInputIsUsageErrorAndChangesNothing(t *testing.T) {
 		{"word date", []string{"--db", db, "list", "--from", "yesterday"}, `invalid date "yesterday": use YYYY-MM-DD`},
 		{"word end date", []string{"--db", db, "gap-analysis", "--end-date", "yesterday"}, "--end-date: invalid date"},
 		{"start after end", []string{"--db", db, "gap-analysis", "--start-date", "2024-03-01", "--end-date", "2024-02-01"}, "--start-date 2024-03-01 is after --end-date 2024-02-01"},
+		{"start after last session", []string{"--db", db, "gap-analysis", "--start-date", "2099-01-02"}, "--start-date 2099-01-02 is after the latest complete session"},
 		{"list from after to", []string{"--db", db, "list", "--from", "2024-03-01", "--to", "2024-02-01"}, "is after --to"},
 		{"future end", []string{"--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2099-01-02"}, "has not closed yet; the latest complete session is " + calendar.LastClosedSession(time.Now()).String()},
 		{"unknown key", []string{"--db", db, "config", "set", "thetadata.concurency", "5"}, `unknown config key "thetadata.concurency"; did you mean "thetadata.concurrency"?`},
