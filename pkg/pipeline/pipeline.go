@@ -1,0 +1,255 @@
+// Package pipeline wires the roles into a running process: it starts the
+// embedded NATS server (or connects to nats.url), the coordinator, fetchers
+// and writers as asked, with the real terminal client, status store and
+// Parquet archive behind the roles' small interfaces. It must not hold any
+// role's logic: it only builds and stops things.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/pkg/archive"
+	"github.com/spx-archive/spx/pkg/config"
+	"github.com/spx-archive/spx/pkg/coordinator"
+	"github.com/spx-archive/spx/pkg/fetcher"
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/thetadata"
+	"github.com/spx-archive/spx/pkg/writer"
+)
+
+// Options says which roles to run and how.
+type Options struct {
+	Config      config.Config
+	Coordinator bool // run the coordinator (needs Store)
+	Fetchers    int  // fetch workers (0: none)
+	Writers     int  // write workers (0: none)
+	// Embedded starts an in-process NATS server on Config.NATSListen /
+	// NATSMonitor / NATSStoreDir instead of connecting to Config.NATSURL.
+	Embedded bool
+
+	Store  spx.StatusStore // required with Coordinator
+	Source spx.Source      // nil: a thetadata client from Config
+
+	Topology        queue.Topology // Concurrency defaults to Config.Concurrency
+	Policy          queue.Policy
+	FetchRetries    uint64
+	RetryBase       time.Duration
+	InProgressEvery time.Duration
+	Logger          *slog.Logger
+}
+
+// Pipeline is a running set of roles.
+type Pipeline struct {
+	Server *queue.Server // nil unless embedded
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Coord  *coordinator.Service // nil unless the coordinator runs here
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+	log    *slog.Logger
+}
+
+// Start starts the NATS side and the roles; they run until Stop or until
+// ctx ends.
+func Start(ctx context.Context, o Options) (*Pipeline, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	p := &Pipeline{log: log}
+	url := cfg.NATSURL
+	if o.Embedded {
+		if err := os.MkdirAll(cfg.NATSStoreDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating nats.store_dir %s: %w", cfg.NATSStoreDir, err)
+		}
+		srv, err := queue.StartServer(queue.ServerOptions{Listen: cfg.NATSListen, Monitor: cfg.NATSMonitor, StoreDir: cfg.NATSStoreDir, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		p.Server, url = srv, srv.ClientURL()
+	}
+	nc, err := Connect(url, cfg.NATSCredentials, "spx")
+	if err != nil {
+		p.shutdownServer()
+		return nil, err
+	}
+	p.NC = nc
+	if p.JS, err = jetstream.New(nc); err != nil {
+		p.close()
+		return nil, fmt.Errorf("opening JetStream: %w", err)
+	}
+	topo := o.Topology
+	if topo.Concurrency <= 0 {
+		topo.Concurrency = cfg.Concurrency
+	}
+	src := o.Source
+	if src == nil && (o.Coordinator || o.Fetchers > 0) {
+		c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Logger: log})
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)
+		}
+		src = c
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	if o.Coordinator {
+		if o.Store == nil {
+			cancel()
+			p.close()
+			return nil, errors.New("the coordinator needs the status database")
+		}
+		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{}, coordinator.Config{
+			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate,
+			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase,
+		})
+		// The topology must exist before workers look for it.
+		if err := queue.Ensure(ctx, p.JS, topo); err != nil {
+			cancel()
+			p.close()
+			return nil, err
+		}
+		p.run(rctx, "coordinator", p.Coord.Run)
+	}
+	if o.Fetchers > 0 {
+		f := fetcher.New(p.JS, src, fetcher.Config{Workers: o.Fetchers, Interval: cfg.Interval, Policy: o.Policy,
+			Retries: o.FetchRetries, RetryBase: o.RetryBase, InProgressEvery: o.InProgressEvery, Logger: log})
+		p.run(rctx, "fetcher", f.Run)
+	}
+	if o.Writers > 0 {
+		if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
+			cancel()
+			p.close()
+			return nil, fmt.Errorf("creating processing.temp_dir %s: %w", cfg.TempDir, err)
+		}
+		w := writer.New(p.JS, Archive{TempDir: cfg.TempDir}, writer.Config{OutputDir: cfg.OutputDir, Workers: o.Writers,
+			Policy: o.Policy, InProgressEvery: o.InProgressEvery, Logger: log})
+		p.run(rctx, "writer", w.Run)
+	}
+	if o.Coordinator {
+		// Wait until the control API answers so callers can use it at once.
+		client := coordinator.NewClient(nc)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if err := client.Ping(ctx, time.Second); err == nil {
+				break
+			} else if time.Now().After(deadline) || ctx.Err() != nil {
+				_ = p.Stop()
+				return nil, fmt.Errorf("the coordinator did not start: %w", errors.Join(err, p.Err()))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return p, nil
+}
+
+func (p *Pipeline) run(ctx context.Context, name string, fn func(context.Context) error) {
+	p.wg.Go(func() {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error(name+" stopped", "err", err)
+			p.mu.Lock()
+			p.errs = append(p.errs, fmt.Errorf("%s: %w", name, err))
+			p.mu.Unlock()
+		}
+	})
+}
+
+// Err returns the errors roles stopped with so far.
+func (p *Pipeline) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return errors.Join(p.errs...)
+}
+
+// Client returns a control API client on the pipeline's connection.
+func (p *Pipeline) Client() *coordinator.Client { return coordinator.NewClient(p.NC) }
+
+// Wait blocks until every role has stopped (ctx ended or Stop).
+func (p *Pipeline) Wait() error {
+	p.wg.Wait()
+	return p.Err()
+}
+
+// Stop stops the roles, the connection and the embedded server.
+func (p *Pipeline) Stop() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	p.close()
+	return p.Err()
+}
+
+func (p *Pipeline) close() {
+	if p.NC != nil {
+		_ = p.NC.Drain()
+		p.NC.Close()
+	}
+	p.shutdownServer()
+}
+
+func (p *Pipeline) shutdownServer() {
+	if p.Server != nil {
+		p.Server.Shutdown()
+	}
+}
+
+// Connect connects to NATS with the optional credentials file.
+func Connect(url, credentials, name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+	if credentials != "" {
+		opts = append(opts, nats.UserCredentials(credentials))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS at %s: %w (is the server running? check nats.url / --nats)", url, err)
+	}
+	return nc, nil
+}
+
+// Archive adapts pkg/archive to the writer.
+type Archive struct {
+	TempDir string
+}
+
+// WriteFile implements writer.Archive.
+func (a Archive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string) (writer.File, error) {
+	fi, err := archive.WriteFile(ctx, ds, in, path, archive.Options{TempDir: a.TempDir})
+	if err != nil {
+		return writer.File{}, err
+	}
+	return writer.File{Rows: fi.Rows, Bytes: fi.Bytes, SHA256: fi.SHA256}, nil
+}
+
+// Manifests adapts pkg/archive's manifest writer to the coordinator.
+type Manifests struct{}
+
+// WriteManifest implements coordinator.Manifester.
+func (Manifests) WriteManifest(dayDir string, m coordinator.Manifest) (string, error) {
+	am := archive.Manifest{Dataset: m.Dataset, Root: m.Root, Date: m.Date}
+	for _, f := range m.Files {
+		am.Files = append(am.Files, archive.ManifestFile{File: f.File, Expiration: f.Expiration, Rows: f.Rows,
+			Bytes: f.Bytes, SHA256: f.SHA256, Source: f.Source, FetchedAt: f.FetchedAt})
+	}
+	return archive.WriteManifest(dayDir, am)
+}
+
+var (
+	_ writer.Archive         = Archive{}
+	_ coordinator.Manifester = Manifests{}
+)
