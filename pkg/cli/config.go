@@ -24,6 +24,9 @@ func newConfigCommand(o *Options) *cobra.Command {
 seed's THETADATA_BASE_URL, MAX_CONCURRENT_REQUESTS, PROCESSING_START_DATE,
 OUTPUT_DIRECTORY, TEMP_DIRECTORY, DATABASE_PATH), values stored with
 'spx config set' (in the status database), and the built-in defaults.`,
+		Example: `  spx config get
+  spx config set thetadata.concurrency 8
+  SPX_PROCESSING_ROOTS=SPXW spx config validate`,
 	}
 	cmd.AddCommand(newConfigGetCommand(o), newConfigSetCommand(o), newConfigValidateCommand(o))
 	return cmd
