@@ -19,7 +19,7 @@ func TestV2Lists(t *testing.T) {
 		}
 	}
 	srv := newTerminal(t, map[string]http.HandlerFunc{
-		"/v2/list/expirations": q(`{"header":{"id":0,"latency_ms":3,"error_type":"null","error_msg":"null","next_page":"null","format":["date"]},"response":[20240112,20240105,20240105]}`),
+		"/v2/list/expirations":        q(`{"header":{"id":0,"latency_ms":3,"error_type":"null","error_msg":"null","next_page":"null","format":["date"]},"response":[20240112,20240105,20240105]}`),
 		"/v2/list/dates/option/quote": q(`{"header":{"error_type":"null","error_msg":"null","next_page":"null","format":["date"]},"response":[20240102,20240103]}`),
 		"/v2/list/contracts/option/quote": q(`{"header":{"error_type":"null","error_msg":"null","next_page":"null","format":["root","expiration","strike","right"]},` +
 			`"response":[["SPXW",20240105,4700000,"C"],["SPX",20240119,4702500,"P"]]}`),
