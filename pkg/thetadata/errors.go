@@ -29,6 +29,11 @@ type statusInfo struct {
 }
 
 var statuses = map[int]statusInfo{
+	// 401 and 403 come from spx terminal-proxy, not from the terminal.
+	401: {"UNAUTHORIZED", "the terminal proxy rejected the token",
+		"configure this worker with the token spx terminal-proxy was started with"},
+	403: {"FORBIDDEN", "the terminal proxy refused the request",
+		"check the proxy's log and its allowed paths; use the token it was started with"},
 	404: {"NO_IMPL", "the terminal does not know this request",
 		"terminal too old or wrong API generation: upgrade the Theta Terminal or set thetadata.api (v2 or v3) to the generation it speaks"},
 	429: {"OS_LIMIT", "the terminal is throttling or its request queue overflowed",
@@ -115,7 +120,11 @@ func newError(code int, name, msg, url string) *Error {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "theta terminal answered %d %s", e.Code, e.Name)
+	if e.Code == 0 {
+		fmt.Fprintf(&b, "theta terminal answered error %s", e.Name)
+	} else {
+		fmt.Fprintf(&b, "theta terminal answered %d %s", e.Code, e.Name)
+	}
 	if e.URL != "" {
 		fmt.Fprintf(&b, " to %s", e.URL)
 	}
