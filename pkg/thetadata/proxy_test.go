@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/spx-archive/spx/pkg/spx"
-	"github.com/spx-archive/spx/pkg/termproxy"
 	"github.com/spx-archive/spx/pkg/terminalsim"
+	"github.com/spx-archive/spx/pkg/termproxy"
 )
 
 // Through spx terminal-proxy: the token is sent, and v2 pages are requested
