@@ -289,7 +289,6 @@ type v2JSON struct {
 	held      rowArena // ticks that arrived before their contract
 	emit      int
 	rows      int
-	ncols     int
 }
 
 // States of v2JSON.
