@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,7 +89,7 @@ func Run(ctx context.Context, env []string, name string, args ...string) (Result
 		r.PeakRSS = r.MaxRSS
 	}
 	if err != nil {
-		return r, fmt.Errorf("running %s %s: %w: %s", name, strings.Join(args, " "), err, tail(r.Stderr, 800))
+		return r, fmt.Errorf("%s %s: %w: %s", filepath.Base(name), firstArg(args), err, tail(r.Stderr, 800))
 	}
 	return r, nil
 }
@@ -116,6 +117,13 @@ func readHWM(path string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 func tail(s string, n int) string {

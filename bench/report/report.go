@@ -59,7 +59,7 @@ func Table(w io.Writer, ms []Measurement, baselines []string) {
 	fmt.Fprintln(w, "| "+strings.Join(align, " | ")+" |")
 	for _, m := range ms {
 		if m.Err != nil {
-			cells := []string{m.Name, "failed: " + oneLine(m.Err.Error(), 120)}
+			cells := []string{m.Name, "failed: " + oneLine(m.Err.Error(), 200)}
 			for len(cells) < len(head) {
 				cells = append(cells, "")
 			}

@@ -42,6 +42,7 @@ type config struct {
 	e2e         bool
 	fetcher     bool
 	quick       bool
+	args        []string // as given, for the report
 }
 
 const (
@@ -81,7 +82,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	var cfg config
+	cfg := config{args: args}
 	var threads string
 	fs := flag.NewFlagSet("spxbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -261,8 +262,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	w := stdout
 	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintln(w, machine(ctx, duckVersion))
-	fmt.Fprintf(w, "Command: `spxbench %s`\n\n", strings.Join(os.Args[1:], " "))
-	fmt.Fprintf(w, "### Writer stage: one generated day, %d rows, %d expirations, %.0f MiB NDJSON (median of %d run(s))\n\n",
+	fmt.Fprintf(w, "Command: `spxbench %s`\n\n", strings.Join(cfg.args, " "))
+	fmt.Fprintf(w, "### Writer stage: one generated day, %d rows, %d expiration(s), %.0f MiB NDJSON (median of %d run(s))\n\n",
 		dst.Rows, exps, float64(dst.Bytes)/report.MiB, cfg.runs)
 	var baselines []string
 	for _, n := range cfg.threads {
