@@ -4,7 +4,10 @@ go 1.26.8
 
 replace github.com/spx-archive/spx => ../
 
-require github.com/spx-archive/spx v0.0.0-00010101000000-000000000000
+require (
+	github.com/duckdb/duckdb-go/v2 v2.10506.0
+	github.com/spx-archive/spx v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/apache/arrow-go/v18 v18.8.0 // indirect
@@ -14,7 +17,6 @@ require (
 	github.com/duckdb/duckdb-go-bindings/lib/linux-amd64 v0.10506.0 // indirect
 	github.com/duckdb/duckdb-go-bindings/lib/linux-arm64 v0.10506.0 // indirect
 	github.com/duckdb/duckdb-go-bindings/lib/windows-amd64 v0.10506.0 // indirect
-	github.com/duckdb/duckdb-go/v2 v2.10506.0 // indirect
 	github.com/go-viper/mapstructure/v2 v2.5.0 // indirect
 	github.com/goccy/go-json v0.10.6 // indirect
 	github.com/google/flatbuffers v25.12.19+incompatible // indirect
