@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spx-archive/spx/pkg/archive"
 	"github.com/spx-archive/spx/pkg/coordinator"
+	"github.com/spx-archive/spx/pkg/pipeline"
 	"github.com/spx-archive/spx/pkg/spx"
 	"github.com/spx-archive/spx/pkg/terminalsim"
 	"github.com/spx-archive/spx/pkg/thetadata"
@@ -80,6 +82,14 @@ func TestEndToEnd(t *testing.T) {
 			}
 			checkRoundTrip(t, e, jobs)
 
+			rep, err := pipeline.Verify(ctx, e.store, e.cfg.OutputDir, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 0 || rep.Files == 0 || rep.Days != 2 {
+				t.Errorf("verify of a good archive: %+v", rep)
+			}
+
 			again, err := e.client.Enqueue(ctx, coordinator.EnqueueRequest{Dates: days})
 			if err != nil {
 				t.Fatal(err)
@@ -134,5 +144,34 @@ func checkRoundTrip(t *testing.T, e *env, jobs []spx.JobRecord) {
 	}
 	if n == 0 || int64(n) != job.Rows {
 		t.Fatalf("round trip: terminal gave %d rows, job has %d", n, job.Rows)
+	}
+}
+
+func TestVerifyFindsCorruption(t *testing.T) {
+	e := start(t, envOptions{api: "v3", sim: terminalsim.Config{Seed: 3, Concurrency: 4, MaxExpirations: 2, MaxStrikes: 4}})
+	ctx := context.Background()
+	if _, err := e.client.Enqueue(ctx, coordinator.EnqueueRequest{Dates: days[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDays(t, days[:1])
+	jobs, err := e.store.Jobs(ctx, spx.JobFilter{Outcomes: []spx.JobOutcome{spx.JobWritten}})
+	if err != nil || len(jobs) == 0 {
+		t.Fatalf("no written jobs: %v", err)
+	}
+	path := filepath.Join(e.cfg.OutputDir, jobs[0].Key.RelPath())
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pipeline.Verify(ctx, e.store, e.cfg.OutputDir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Job != jobs[0].Key.String() {
+		t.Fatalf("verify after corrupting %s: %+v", path, rep.Problems)
 	}
 }
