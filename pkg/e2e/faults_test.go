@@ -178,4 +178,3 @@ func TestMonitoringShowsPending(t *testing.T) {
 		t.Fatalf("/jsz shows %d pending on fetchers, want %d", pending, res.Jobs)
 	}
 }
-
