@@ -207,3 +207,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ColumnSize is one column's compressed and uncompressed bytes in a Parquet
+// file, summed over row groups.
+type ColumnSize struct {
+	Column       string
+	Compressed   int64
+	Uncompressed int64
+	Encodings    string // of the first row group
+}
+
+// ColumnSizes reads the footer of the Parquet file at path, largest
+// compressed column first.
+func ColumnSizes(ctx context.Context, db *sql.DB, path string) ([]ColumnSize, error) {
+	rows, err := db.QueryContext(ctx, "SELECT path_in_schema, sum(total_compressed_size), sum(total_uncompressed_size), first(encodings ORDER BY row_group_id) "+
+		"FROM parquet_metadata("+quote(path)+") GROUP BY 1 ORDER BY 2 DESC, 1")
+	if err != nil {
+		return nil, fmt.Errorf("reading the column sizes of %s: %w", path, err)
+	}
+	defer rows.Close()
+	var out []ColumnSize
+	for rows.Next() {
+		var c ColumnSize
+		if err := rows.Scan(&c.Column, &c.Compressed, &c.Uncompressed, &c.Encodings); err != nil {
+			return nil, fmt.Errorf("reading the column sizes of %s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the column sizes of %s: %w", path, err)
+	}
+	return out, nil
+}

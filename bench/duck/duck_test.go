@@ -107,3 +107,23 @@ func TestCompare(t *testing.T) {
 		})
 	}
 }
+
+func TestColumnSizes(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := filepath.Join(t.TempDir(), "t.parquet")
+	if _, err := db.ExecContext(ctx, "COPY (SELECT range AS a, 'x' AS b, random() AS c FROM range(100000)) TO "+quote(out)+" (FORMAT parquet, ROW_GROUP_SIZE 30000)"); err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := ColumnSizes(ctx, db, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sizes) != 3 || sizes[0].Column != "c" || sizes[2].Column != "b" || sizes[0].Compressed < 100000*6 || sizes[0].Encodings == "" {
+		t.Fatalf("sizes %+v: want c (random doubles) largest, b (one constant) smallest", sizes)
+	}
+}

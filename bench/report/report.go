@@ -20,6 +20,7 @@ const MiB = 1 << 20
 // were made).
 type Measurement struct {
 	Name        string
+	Input       string // which input; ratios only compare rows of the same input
 	Rows        int64
 	InputBytes  int64
 	Wall        time.Duration
@@ -43,10 +44,11 @@ func perSec(v float64, d time.Duration) float64 {
 }
 
 // Table writes a Markdown table of ms. Every measurement gets a column
-// "time ratio vs X" (X's wall time / this one's: above 1 means faster than
-// X) and "size vs X" (this output / X's output) for each baseline name.
+// "speed vs X" (X's wall time / this one's: above 1 means faster than X)
+// and "size vs X" (this output / X's output) for each baseline name X,
+// against X's measurement on the same input.
 func Table(w io.Writer, ms []Measurement, baselines []string) {
-	head := []string{"converter", "rows", "wall s", "rows/s", "MB/s", "CPU s", "peak RSS MiB", "Parquet MiB"}
+	head := []string{"input", "converter", "rows", "wall s", "rows/s", "MB/s", "CPU s", "peak RSS MiB", "Parquet MiB"}
 	for _, b := range baselines {
 		head = append(head, "speed vs "+b, "size vs "+b)
 	}
@@ -59,7 +61,7 @@ func Table(w io.Writer, ms []Measurement, baselines []string) {
 	fmt.Fprintln(w, "| "+strings.Join(align, " | ")+" |")
 	for _, m := range ms {
 		if m.Err != nil {
-			cells := []string{m.Name, "failed: " + oneLine(m.Err.Error(), 200)}
+			cells := []string{m.Input, m.Name, "failed: " + oneLine(m.Err.Error(), 200)}
 			for len(cells) < len(head) {
 				cells = append(cells, "")
 			}
@@ -67,6 +69,7 @@ func Table(w io.Writer, ms []Measurement, baselines []string) {
 			continue
 		}
 		cells := []string{
+			m.Input,
 			m.Name,
 			fmt.Sprintf("%d", m.Rows),
 			fmt.Sprintf("%.2f", m.Wall.Seconds()),
@@ -77,7 +80,7 @@ func Table(w io.Writer, ms []Measurement, baselines []string) {
 			fmt.Sprintf("%.1f", float64(m.OutputBytes)/MiB),
 		}
 		for _, name := range baselines {
-			b, ok := find(ms, name)
+			b, ok := find(ms, name, m.Input)
 			if !ok || b.Err != nil || m.Wall <= 0 || b.OutputBytes <= 0 {
 				cells = append(cells, "–", "–")
 				continue
@@ -99,9 +102,9 @@ func SpeedRatio(baseline, subject Measurement) float64 {
 	return baseline.Wall.Seconds() / subject.Wall.Seconds()
 }
 
-func find(ms []Measurement, name string) (Measurement, bool) {
+func find(ms []Measurement, name, input string) (Measurement, bool) {
 	for _, m := range ms {
-		if m.Name == name {
+		if m.Name == name && m.Input == input {
 			return m, true
 		}
 	}
@@ -178,9 +181,9 @@ func Judge(l Limits, spx, baseline, small, large Measurement) []Verdict {
 	if spx.Err == nil {
 		out = append(out, verdict("3a converter peak RSS (day)", rssWant, fmt.Sprintf("%.0f MiB", float64(spx.PeakRSS)/MiB), spx.PeakRSS <= l.MaxPeakRSS))
 	}
-	growthWant := fmt.Sprintf("peak(%s) ≤ %.1f × peak(%s), both ≤ %d MiB", large.Name, l.MaxRSSGrowth, small.Name, l.MaxPeakRSS/MiB)
+	growthWant := fmt.Sprintf("peak(%s) ≤ %.1f × peak(%s), both ≤ %d MiB", large.Input, l.MaxRSSGrowth, small.Input, l.MaxPeakRSS/MiB)
 	switch {
-	case small.Name == "" || large.Name == "":
+	case small.Input == "" || large.Input == "":
 		out = append(out, skip("3b flat memory", "peak(large expiration) ≤ 1.2 × peak(small)", "not run"))
 	case small.Err != nil || large.Err != nil || small.PeakRSS <= 0:
 		out = append(out, skip("3b flat memory", growthWant, "a converter run failed"))

@@ -74,8 +74,9 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{
-		"| spx convert | 4301 |", "| duckdb 2 threads | 4301 |", "| duckdb 1 thread | 4301 |",
-		"| spx convert, 1 expiration, 1k rows |", "Correctness gate", "PASS (4301 rows, 16 numeric and 2 string columns agree)",
+		"| day 4k | spx convert | 4301 |", "| day 4k | duckdb 2 threads | 4301 |", "| day 4k | duckdb 1 thread | 4301 |",
+		"| 1 expiration 1k | spx convert | 1955 |", "| 1 expiration 1k | duckdb 2 threads | 1955 |", "| 1.00× | 1.000× |",
+		"| underlying_price |", "Correctness gate", "PASS (4301 rows, 16 numeric and 2 string columns agree)",
 		"| 2 output size |", "| 3b flat memory |", "| 4 end to end |", "| SKIP |", "Machine: ",
 	} {
 		if !strings.Contains(s, want) {

@@ -190,10 +190,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		return false, err
 	}
 	logf("generated %d rows, %d contracts, %.0f MiB", dst.Rows, dst.Contracts, float64(dst.Bytes)/report.MiB)
+	dayInput := fmt.Sprintf("day %s", humanRows(dst.Rows))
 
-	subjects := []subject{{name: "spx convert", out: "spx.parquet", args: func(in, out string) (string, []string) {
+	spxSubject := subject{name: "spx convert", out: "spx.parquet", args: func(in, out string) (string, []string) {
 		return spxBin, []string{"convert", "--dataset", "greeks", in, out}
-	}}}
+	}}
+	subjects := []subject{spxSubject}
 	for _, n := range cfg.threads {
 		subjects = append(subjects, subject{name: duckName(n), out: fmt.Sprintf("duckdb-%dt.parquet", n), args: func(in, out string) (string, []string) {
 			return self, []string{childCommand, "-threads", strconv.Itoa(n), in, out}
@@ -205,20 +207,19 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		if i == 0 && cfg.cpuProfile != "" {
 			env = []string{"SPX_CPUPROFILE=" + cfg.cpuProfile}
 		}
-		logf("running %s (%d run(s))", s.name, cfg.runs)
+		logf("%s: running %s (%d run(s))", dayInput, s.name, cfg.runs)
 		m := measure(ctx, s, env, day, filepath.Join(work, s.out), dst, cfg.runs)
-		if m.Err != nil {
-			logf("%s failed: %v", s.name, m.Err)
-		} else {
-			logf("%s: %.2fs, peak RSS %.0f MiB, %.1f MiB", s.name, m.Wall.Seconds(), float64(m.PeakRSS)/report.MiB, float64(m.OutputBytes)/report.MiB)
-		}
+		m.Input = dayInput
+		logResult(logf, m)
 		ms = append(ms, m)
 	}
 	if err := os.Remove(day); err != nil {
 		logf("removing %s: %v", day, err)
 	}
 
-	// Flat memory: one small and one large single expiration through spx.
+	// Flat memory: one small and one large single expiration (the unit the
+	// pipeline writes) through spx, and through the first DuckDB baseline
+	// for size and speed on the same file.
 	var small, large report.Measurement
 	if cfg.memSmall > 0 {
 		for _, mm := range []struct {
@@ -231,12 +232,16 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 			if err != nil {
 				return false, err
 			}
-			m := measure(ctx, subjects[0], nil, in, filepath.Join(work, "exp.parquet"), st, 1)
-			m.Name = fmt.Sprintf("spx convert, 1 expiration, %s rows", humanRows(st.Rows))
-			if m.Err != nil {
-				logf("%s failed: %v", m.Name, m.Err)
+			input := fmt.Sprintf("1 expiration %s", humanRows(st.Rows))
+			for i, s := range subjects[:min(2, len(subjects))] {
+				m := measure(ctx, s, nil, in, filepath.Join(work, "exp.parquet"), st, 1)
+				m.Input = input
+				logResult(logf, m)
+				ms = append(ms, m)
+				if i == 0 {
+					*mm.dst = m
+				}
 			}
-			*mm.dst = m
 			os.Remove(in)
 		}
 	}
@@ -245,6 +250,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	gate := "not run"
 	gateOK := true
 	duckVersion := "?"
+	var sizes [2][]duck.ColumnSize
 	if db, err := duck.Open(ctx, 2); err != nil {
 		gate, gateOK = err.Error(), false
 	} else {
@@ -252,7 +258,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		_ = db.QueryRowContext(ctx, "SELECT library_version FROM pragma_version()").Scan(&duckVersion)
 		if len(ms) > 1 && ms[0].Err == nil && ms[1].Err == nil {
 			logf("correctness gate: reading both Parquet files back")
-			gate, gateOK = correctness(ctx, db, filepath.Join(work, subjects[0].out), filepath.Join(work, subjects[1].out))
+			spxFile, baseFile := filepath.Join(work, subjects[0].out), filepath.Join(work, subjects[1].out)
+			gate, gateOK = correctness(ctx, db, spxFile, baseFile)
+			for i, f := range []string{spxFile, baseFile} {
+				if sizes[i], err = duck.ColumnSizes(ctx, db, f); err != nil {
+					logf("column sizes: %v", err)
+				}
+			}
 		} else {
 			gate = "not run: a converter failed"
 		}
@@ -262,24 +274,25 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	w := stdout
 	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintln(w, machine(ctx, duckVersion))
+	fmt.Fprintf(w, "Load average at the end (other work on the machine skews times): %s\n\n", loadAvg())
 	fmt.Fprintf(w, "Command: `spxbench %s`\n\n", strings.Join(cfg.args, " "))
-	fmt.Fprintf(w, "### Writer stage: one generated day, %d rows, %d expiration(s), %.0f MiB NDJSON (median of %d run(s))\n\n",
-		dst.Rows, exps, float64(dst.Bytes)/report.MiB, cfg.runs)
+	fmt.Fprintf(w, "### Writer stage\n\nInputs: %s = one generated day, %d rows, %d expiration(s), %.0f MiB NDJSON (median of %d run(s)); "+
+		"\"1 expiration\" = one large expiration (the file the pipeline writes), for the flat-memory test.\n\n",
+		dayInput, dst.Rows, exps, float64(dst.Bytes)/report.MiB, cfg.runs)
 	var baselines []string
 	for _, n := range cfg.threads {
 		baselines = append(baselines, duckName(n))
 	}
-	table := slices.Clone(ms)
-	for _, m := range []report.Measurement{small, large} {
-		if m.Name != "" {
-			table = append(table, m)
-		}
-	}
-	report.Table(w, table, baselines)
+	report.Table(w, ms, baselines)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "spx's Parquet has one column more than DuckDB's (timestamp) and stores expiration/date as date32; DuckDB's as the staged INTEGER YYYYMMDD.")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Correctness gate (rows and every numeric column's sum, spx vs %s): %s\n\n", baselineName(ms), gate)
+	fmt.Fprintf(w, "Correctness gate (%s: row count, every numeric column's sum, string columns' hash sums; spx vs %s): %s\n\n", dayInput, baselineName(ms), gate)
+	if len(sizes[0]) > 0 && len(sizes[1]) > 0 {
+		fmt.Fprintf(w, "Compressed column sizes, %s (spx vs %s):\n\n", dayInput, baselineName(ms))
+		columnSizes(w, sizes[0], sizes[1])
+		fmt.Fprintln(w)
+	}
 	var base report.Measurement
 	if len(ms) > 1 {
 		base = ms[1]
@@ -296,6 +309,49 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		return true, fmt.Errorf("correctness gate failed: %s", gate)
 	}
 	return report.Failed(vs), nil
+}
+
+func logResult(logf func(string, ...any), m report.Measurement) {
+	if m.Err != nil {
+		logf("%s, %s failed: %v", m.Input, m.Name, m.Err)
+		return
+	}
+	logf("%s, %s: %.2fs, peak RSS %.0f MiB, %.1f MiB Parquet", m.Input, m.Name, m.Wall.Seconds(), float64(m.PeakRSS)/report.MiB, float64(m.OutputBytes)/report.MiB)
+}
+
+// columnSizes writes a Markdown table of both files' column sizes, in the
+// order of the first.
+func columnSizes(w io.Writer, a, b []duck.ColumnSize) {
+	fmt.Fprintln(w, "| column | spx KiB | spx encodings | baseline KiB | baseline encodings | spx / baseline |")
+	fmt.Fprintln(w, "| --- | ---: | --- | ---: | --- | ---: |")
+	other := map[string]duck.ColumnSize{}
+	for _, c := range b {
+		other[c.Column] = c
+	}
+	var ta, tb int64
+	for _, c := range a {
+		o, ok := other[c.Column]
+		ratio := "–"
+		if ok && o.Compressed > 0 {
+			ratio = fmt.Sprintf("%.2f×", float64(c.Compressed)/float64(o.Compressed))
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %d | %s | %s |\n", c.Column, c.Compressed>>10, c.Encodings, o.Compressed>>10, o.Encodings, ratio)
+		ta += c.Compressed
+		tb += o.Compressed
+	}
+	fmt.Fprintf(w, "| total | %d | | %d | | %.2f× |\n", ta>>10, tb>>10, float64(ta)/float64(max(tb, 1)))
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func baselineName(ms []report.Measurement) string {
