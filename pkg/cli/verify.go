@@ -1,8 +1,92 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
 
-// newVerifyCommand is a placeholder until the command is built.
+	"github.com/spf13/cobra"
+
+	"github.com/spx-archive/spx/pkg/pipeline"
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
 func newVerifyCommand(o *Options) *cobra.Command {
-	return &cobra.Command{Use: "verify", Short: "(not built yet)", Hidden: true, RunE: func(*cobra.Command, []string) error { return Usagef("verify is not built yet") }}
+	var format, from, to string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-read every Parquet file and check it against the status database and manifests",
+		Long: `Re-read every Parquet file recorded written: its SHA-256 and row count must
+match the status database, every column must decode, and the day directory's
+_manifest.json must list it with the same rows and SHA-256; each successful
+day's checksum must match its manifests. Every problem is listed with the fix
+(spx retry <date>); exit status 1 if there is any.`,
+		Example: "  spx verify\n  spx verify --from 2024-01-01 --to 2024-01-31",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVerify(cmd.Context(), o, cmd.OutOrStdout(), format, from, to)
+		},
+	}
+	addFormatFlag(cmd, &format)
+	cmd.Flags().StringVar(&from, "from", "", "first trade date, YYYY-MM-DD")
+	cmd.Flags().StringVar(&to, "to", "", "last trade date, YYYY-MM-DD")
+	return cmd
+}
+
+func runVerify(ctx context.Context, o *Options, out io.Writer, format, fromS, toS string) error {
+	format, err := outputFormat(format, out)
+	if err != nil {
+		return err
+	}
+	var from, to spx.Date
+	if fromS != "" {
+		if from, err = parseDateFlag("from", fromS); err != nil {
+			return err
+		}
+	}
+	if toS != "" {
+		if to, err = parseDateFlag("to", toS); err != nil {
+			return err
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && from > to {
+		return Usagef("--from %s is after --to %s: the start must not be after the end", from, to)
+	}
+	st, _, closeFn, err := openStoreForRead(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	cfg, err := resolveConfig(ctx, o, st)
+	if err != nil {
+		return err
+	}
+	rep, err := pipeline.Verify(ctx, st, cfg.OutputDir, from, to)
+	if err != nil {
+		return err
+	}
+	if format == formatJSON {
+		if err := writeJSON(out, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(out, "%s  %s\n    %s\n", p.Date, p.File, p.Message)
+		}
+		fmt.Fprintf(out, "checked %d files and %d days: %d problems\n", rep.Files, rep.Days, len(rep.Problems))
+		var dates []spx.Date
+		for _, p := range rep.Problems {
+			if !slices.Contains(dates, p.Date) {
+				dates = append(dates, p.Date)
+			}
+		}
+		for _, d := range dates {
+			fmt.Fprintf(out, "fix: spx retry %s\n", d)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("verify found %d problems", len(rep.Problems))
+	}
+	return nil
 }
