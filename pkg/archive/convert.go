@@ -91,7 +91,8 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 		enc.abort()
 		return Result{}, err
 	}
-	if err := enc.close(); err != nil {
+	if err := enc.close(ctx); err != nil {
+		enc.abort()
 		return Result{}, err
 	}
 	if enc.rows != p.rows {
@@ -147,6 +148,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// maxChunk bounds the raw bytes of one decode chunk.
+const maxChunk = 8 << 20
+
 // span numbers physical lines: n lines starting at line first.
 type span struct{ first, n int64 }
 
@@ -169,10 +173,12 @@ func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc
 	defer cancel()
 
 	avg := max(p.bytes/max(p.rows, 1), 64)
-	target := max(int(avg)*o.BatchRows, 2*maxLine)
+	// A chunk is about BatchRows lines, but at most maxChunk bytes: raw
+	// text is the largest thing in flight, and Parallelism+2 chunks are.
+	target := min(max(int(avg)*o.BatchRows, 2*maxLine), maxChunk)
 	work := make(chan *chunk)
-	ordered := make(chan *chunk, o.Parallelism+1)
-	free := make(chan []byte, o.Parallelism+3)
+	ordered := make(chan *chunk, o.Parallelism)
+	free := make(chan []byte, o.Parallelism+2)
 
 	var prodErr error
 	go func() {

@@ -448,3 +448,19 @@ func TestOpenNDJSONZstd(t *testing.T) {
 	}
 	checkRows(t, out, rows)
 }
+
+// TestSameBytesWhateverTheInputOrder uses enough rows for several data
+// pages per column chunk, where page boundaries could follow decode chunk
+// sizes if batches were not re-cut to BatchRows.
+func TestSameBytesWhateverTheInputOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large input")
+	}
+	rows := genGreeks("SPXW", spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15), 200, 391, 12)
+	o := Options{BatchRows: 4096}
+	_, ref := convertFile(t, ndjson(rows), o)
+	_, got := convertFile(t, ndjson(shuffled(rows, "blocks", 5)), o)
+	if got.SHA256 != ref.SHA256 {
+		t.Fatalf("contract order changed the file: %s vs %s", got.SHA256, ref.SHA256)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -34,6 +35,13 @@ type encoder struct {
 	order    []int // columns, most expensive first
 	arrProps pqarrow.ArrowWriterProperties
 	levels   [][]int16 // per worker scratch definition levels
+
+	// Records arrive in whatever sizes decoding produced; they are cut
+	// into batches of exactly BatchRows rows so that page and row-group
+	// boundaries depend only on the row sequence. The same rows in the
+	// same order give the same bytes, whatever order the input had.
+	pending     []arrow.RecordBatch
+	pendingRows int64
 }
 
 func newEncoder(ds spx.Dataset, out io.Writer, o Options) (*encoder, error) {
@@ -79,8 +87,92 @@ func newEncoder(ds spx.Dataset, out io.Writer, o Options) (*encoder, error) {
 	return e, nil
 }
 
-// write appends rec, splitting it across row groups as needed.
+// write queues rec and encodes every full batch of BatchRows rows.
 func (e *encoder) write(ctx context.Context, rec arrow.RecordBatch) error {
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	rec.Retain()
+	e.pending = append(e.pending, rec)
+	e.pendingRows += rec.NumRows()
+	for e.pendingRows >= int64(e.o.BatchRows) {
+		if err := e.writeNext(ctx, int64(e.o.BatchRows)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeNext encodes the first n pending rows as one batch.
+func (e *encoder) writeNext(ctx context.Context, n int64) error {
+	batch, err := e.take(n)
+	if err != nil {
+		return err
+	}
+	defer batch.Release()
+	return e.writeBatch(ctx, batch)
+}
+
+// take removes the first n rows from the pending records and returns them
+// as one record, copying only when they span records.
+func (e *encoder) take(n int64) (arrow.RecordBatch, error) {
+	first := e.pending[0]
+	if first.NumRows() >= n {
+		out := first.NewSlice(0, n)
+		e.dropFront(n)
+		return out, nil
+	}
+	var parts []arrow.RecordBatch
+	for need := n; need > 0; {
+		r := e.pending[0]
+		k := min(need, r.NumRows())
+		parts = append(parts, r.NewSlice(0, k))
+		e.dropFront(k)
+		need -= k
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	cols := make([]arrow.Array, e.schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i := range cols {
+		arrs := make([]arrow.Array, len(parts))
+		for j, p := range parts {
+			arrs[j] = p.Column(i)
+		}
+		c, err := array.Concatenate(arrs, e.o.Allocator)
+		if err != nil {
+			return nil, fmt.Errorf("joining batches: %w", err)
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(e.schema, cols, n), nil
+}
+
+// dropFront removes the first k rows of the first pending record.
+func (e *encoder) dropFront(k int64) {
+	r := e.pending[0]
+	e.pendingRows -= k
+	if k == r.NumRows() {
+		r.Release()
+		e.pending[0] = nil
+		e.pending = e.pending[1:]
+		return
+	}
+	e.pending[0] = r.NewSlice(k, r.NumRows())
+	r.Release()
+}
+
+// writeBatch encodes rec, splitting it across row groups as needed.
+func (e *encoder) writeBatch(ctx context.Context, rec arrow.RecordBatch) error {
 	n := rec.NumRows()
 	for off := int64(0); off < n; {
 		if e.rgw == nil {
@@ -183,8 +275,14 @@ func (e *encoder) writeColumn(ctx context.Context, worker, col int, arr arrow.Ar
 	return pqarrow.WriteArrowToColumn(ctx, cw, arr, def, nil, e.nullable[col])
 }
 
-// close flushes the last row group and writes the footer.
-func (e *encoder) close() error {
+// close encodes what is pending, flushes the last row group and writes
+// the footer.
+func (e *encoder) close(ctx context.Context) error {
+	if e.pendingRows > 0 {
+		if err := e.writeNext(ctx, e.pendingRows); err != nil {
+			return err
+		}
+	}
 	if err := e.flushRowGroup(); err != nil {
 		return err
 	}
@@ -197,6 +295,10 @@ func (e *encoder) close() error {
 // abort releases what an unfinished file holds. The output is garbage
 // afterwards; callers discard it.
 func (e *encoder) abort() {
+	for _, r := range e.pending {
+		r.Release()
+	}
+	e.pending, e.pendingRows = nil, 0
 	if e.rgw != nil {
 		_ = e.rgw.Close()
 		e.rgw = nil

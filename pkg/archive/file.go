@@ -58,8 +58,8 @@ type FileInfo struct {
 }
 
 // WriteFile converts in (uncompressed NDJSON) into the Parquet file path
-// atomically: it writes <path>.tmp, fsyncs and closes it, renames it over
-// path, fsyncs the directory, then hashes the final file. On any error the
+// atomically: it writes <path>.tmp (hashing the bytes as they go), fsyncs
+// and closes it, renames it over path and fsyncs the directory. On any error the
 // .tmp is removed, so a partial Parquet file is never left behind; an input
 // without rows is ErrNoRows. Parent directories are created 0700, the file
 // is 0600.
@@ -80,7 +80,10 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 			os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	// The digest is taken of the bytes as they are written, which are the
+	// final file's bytes, instead of reading the file back.
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	res, err := Convert(ctx, ds, in, bw, o)
 	if err != nil {
 		return FileInfo{}, fmt.Errorf("converting to %s: %w", path, err)
@@ -91,6 +94,11 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 	if err := ctx.Err(); err != nil {
 		return FileInfo{}, err
 	}
+	st, err := f.Stat()
+	if err != nil {
+		return FileInfo{}, fmt.Errorf("checking %s: %w", tmp, err)
+	}
+	size := st.Size()
 	if err := f.Sync(); err != nil {
 		return FileInfo{}, fmt.Errorf("syncing %s: %w", tmp, err)
 	}
@@ -104,11 +112,7 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 	if err := syncDir(dir); err != nil {
 		return FileInfo{}, err
 	}
-	sum, n, err := hashFile(path)
-	if err != nil {
-		return FileInfo{}, err
-	}
-	return FileInfo{Path: path, Rows: res.Rows, Contracts: res.Contracts, Bytes: n, SHA256: sum}, nil
+	return FileInfo{Path: path, Rows: res.Rows, Contracts: res.Contracts, Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 func syncDir(dir string) error {
