@@ -11,8 +11,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -427,6 +430,17 @@ func (s *Service) Retry(ctx context.Context, req RetryRequest) (RetryResult, err
 	default:
 		return RetryResult{}, errors.New("nothing to retry: give dates, all_failed or last_n")
 	}
+	if len(req.Dates) > 0 {
+		// For named days, written files that are missing or no longer match
+		// their recorded SHA-256 (spx verify's findings) are rewritten too.
+		for _, d := range req.Dates {
+			bad, err := s.damagedFiles(ctx, d)
+			if err != nil {
+				return RetryResult{}, err
+			}
+			byDay[d] = append(byDay[d], bad...)
+		}
+	}
 	var res RetryResult
 	for _, d := range days {
 		keys := byDay[d]
@@ -593,4 +607,37 @@ func (s *Service) appendErrorLocked(ctx context.Context, e spx.ErrorEntry) {
 	if err := s.store.AppendError(ctx, e); err != nil {
 		s.log.Warn("recording an error in the error log failed", "err", err, "error", e.Message)
 	}
+}
+
+// damagedFiles returns the written jobs of d whose Parquet file is missing
+// or does not hash to the recorded SHA-256.
+func (s *Service) damagedFiles(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
+	jobs, err := s.store.JobsForDate(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("reading jobs of %s: %w", d, err)
+	}
+	var bad []spx.JobKey
+	for _, j := range jobs {
+		if j.Outcome != spx.JobWritten || s.cfg.OutputDir == "" {
+			continue
+		}
+		sum, err := fileSHA256(filepath.Join(s.cfg.OutputDir, filepath.FromSlash(j.Key.RelPath())))
+		if err != nil || sum != j.SHA256 {
+			bad = append(bad, j.Key)
+		}
+	}
+	return bad, ctx.Err()
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

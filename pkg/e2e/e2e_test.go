@@ -174,4 +174,17 @@ func TestVerifyFindsCorruption(t *testing.T) {
 	if len(rep.Problems) != 1 || rep.Problems[0].Job != jobs[0].Key.String() {
 		t.Fatalf("verify after corrupting %s: %+v", path, rep.Problems)
 	}
+
+	// The fix verify suggests, spx retry <date>, rewrites the damaged file.
+	res, err := e.client.Retry(ctx, coordinator.RetryRequest{Dates: days[:1]})
+	if err != nil || res.Jobs != 1 {
+		t.Fatalf("retry of the damaged day: %+v %v", res, err)
+	}
+	if p := e.waitDays(t, days[:1])[0]; p.Day.Status != spx.DaySuccess {
+		t.Fatalf("after retry: %s (%v)", p.Day.Status, p.Errors)
+	}
+	rep, err = pipeline.Verify(ctx, e.store, e.cfg.OutputDir, 0, 0)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify after retry: %+v %v", rep.Problems, err)
+	}
 }
