@@ -11,11 +11,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/web"
 )
 
 func newStatusCommand(o *Options) *cobra.Command {
-	var format string
-	var errorsN int
+	var (
+		format       string
+		errorsN      int
+		showCalendar bool
+		years        []int
+		noColor      bool
+	)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Summarise the archive: days by status, rows, bytes, last activity, recent errors",
@@ -23,45 +29,46 @@ func newStatusCommand(o *Options) *cobra.Command {
 rows and Parquet bytes, the last activity and the most recent errors. It reads
 the database read-only and works while no coordinator runs.
 
-JSON (--format json): one object, see docs/cli-json.md.`,
+--calendar draws the coverage calendar instead: one row per month, one cell
+per trading day, coloured by day status on a terminal (plain symbols when
+piped, ASCII with --no-color):
+  ✓ success  ~ partial  ✗ failed  · no data  … queued/processing  ? missing
+  - not closed yet, blank: no session  (ASCII: + ~ X . o ? -)
+--year picks the years (default: the recorded years, or this year).
+
+JSON (--format json): one object, see docs/cli-json.md. With --calendar, an
+array of calendars, one per year (the page's /api/calendar shape).`,
 		Example: `  spx status
   spx status --errors 20
-  spx status --format json | jq .days`,
+  spx status --format json | jq .days
+  spx status --calendar --year 2024
+  spx status --calendar --year 2023,2024 --no-color`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showCalendar {
+				return runStatusCalendar(cmd.Context(), o, cmd.OutOrStdout(), format, years, noColor, time.Now())
+			}
+			if cmd.Flags().Changed("year") || noColor {
+				return Usagef("--year and --no-color go with --calendar: add --calendar")
+			}
 			return runStatus(cmd.Context(), o, cmd.OutOrStdout(), format, errorsN)
 		},
 	}
 	addFormatFlag(cmd, &format)
 	cmd.Flags().IntVar(&errorsN, "errors", 5, "how many recent errors to show")
+	cmd.Flags().BoolVar(&showCalendar, "calendar", false, "draw the coverage calendar: one cell per trading day, by status")
+	cmd.Flags().IntSliceVar(&years, "year", nil, "calendar years, e.g. 2024 or 2023,2024 (default: the recorded years)")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "calendar in ASCII symbols without colours")
 	return cmd
 }
 
-// statusReport is what `spx status` shows. The pipeline adds live queue
-// figures by filling Queues (and InFlight) before rendering.
-type statusReport struct {
-	Database     string                 `json:"database"`
-	Days         map[spx.DayStatus]int  `json:"days"` // trade days by status
-	DaysTotal    int                    `json:"days_total"`
-	FirstDate    *spx.Date              `json:"first_date,omitempty"`
-	LastDate     *spx.Date              `json:"last_date,omitempty"`
-	Jobs         map[spx.JobOutcome]int `json:"jobs"` // jobs by outcome
-	Rows         int64                  `json:"rows"`
-	Bytes        int64                  `json:"bytes"`
-	LastActivity time.Time              `json:"last_activity,omitzero"`
-	RecentErrors []spx.ErrorEntry       `json:"recent_errors"`
-	// Queues holds per-stage queue depth from a running cluster; empty
-	// when none is reachable.
-	Queues []queueStats `json:"queues,omitempty"`
-}
+// statusReport is what `spx status` shows; the shape lives in pkg/web so
+// /api/status serves exactly the same JSON. The pipeline adds live queue
+// figures by filling Queues before rendering.
+type statusReport = web.StatusReport
 
-// queueStats is one pipeline stage's queue depth (SPX_FETCH, SPX_WRITE).
-type queueStats struct {
-	Stage    string `json:"stage"`
-	Pending  int64  `json:"pending"`
-	InFlight int64  `json:"in_flight"`
-	Dead     int64  `json:"dead"`
-}
+// queueStats is one pipeline stage's queue depth (fetch, write).
+type queueStats = web.QueueStats
 
 func runStatus(ctx context.Context, o *Options, out io.Writer, format string, errorsN int) error {
 	format, err := outputFormat(format, out)
@@ -85,55 +92,7 @@ func runStatus(ctx context.Context, o *Options, out io.Writer, format string, er
 
 // buildStatusReport reads the figures of `spx status` from the store.
 func buildStatusReport(ctx context.Context, st stateReader, path string, errorsN int) (statusReport, error) {
-	rep := statusReport{
-		Database:     path,
-		Days:         map[spx.DayStatus]int{},
-		Jobs:         map[spx.JobOutcome]int{},
-		RecentErrors: []spx.ErrorEntry{},
-	}
-	days, err := st.Days(ctx, 0, 0)
-	if err != nil {
-		return rep, fmt.Errorf("reading day records: %w", err)
-	}
-	for _, d := range days {
-		rep.Days[d.Status]++
-		rep.Rows += d.RecordCount
-		rep.Bytes += d.FileSizeBytes
-		rep.LastActivity = latest(rep.LastActivity, d.UpdatedAt, d.StartedAt, d.CompletedAt)
-	}
-	rep.DaysTotal = len(days)
-	if len(days) > 0 {
-		first, last := days[0].Date, days[len(days)-1].Date
-		rep.FirstDate, rep.LastDate = &first, &last
-	}
-	jobs, err := st.Jobs(ctx, spx.JobFilter{})
-	if err != nil {
-		return rep, fmt.Errorf("reading job records: %w", err)
-	}
-	for _, j := range jobs {
-		rep.Jobs[j.Outcome]++
-		rep.LastActivity = latest(rep.LastActivity, j.UpdatedAt)
-	}
-	if errorsN > 0 {
-		errs, err := st.Errors(ctx, errorsN)
-		if err != nil {
-			return rep, fmt.Errorf("reading the error log: %w", err)
-		}
-		rep.RecentErrors = append(rep.RecentErrors, errs...)
-	}
-	if len(rep.RecentErrors) > 0 {
-		rep.LastActivity = latest(rep.LastActivity, rep.RecentErrors[0].Time)
-	}
-	return rep, nil
-}
-
-func latest(t time.Time, more ...time.Time) time.Time {
-	for _, m := range more {
-		if m.After(t) {
-			t = m
-		}
-	}
-	return t
+	return web.BuildStatusReport(ctx, st, path, errorsN)
 }
 
 // dayStatusOrder is the display order of day statuses.
