@@ -3,8 +3,6 @@ package web
 import (
 	"context"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -12,18 +10,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/web/internal/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowserCalendarAndRetry loads the page in headless Chromium against a
 // server backed by a real bbolt store with seeded day and job records,
 // checks the calendar's cells, retries a failed day through the button and
 // saves a screenshot (to $SPX_ARTIFACTS, or the test's temp directory).
 func TestBrowserCalendarAndRetry(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("SKIPPING the browser test: %s is absent (%v); install it with 'apt-get install -y chromium'", chromiumPath, err)
-	}
 	retrier := &fakeRetrier{}
 	srv := NewServer(Config{Store: seedStore(t), Live: fakeLive(), Retrier: retrier, Years: []int{2024},
 		Database: "spx.db", Interval: 500 * time.Millisecond, Now: func() time.Time { return testNow }})
@@ -42,30 +36,7 @@ func TestBrowserCalendarAndRetry(t *testing.T) {
 	})
 	base := "http://" + ln.Addr().String() + "/"
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1100),
-	}
-	// One deadline for the whole browser session, well inside the test
-	// budget of a 2-core machine.
-	tctx, cancelAll := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancelAll()
-	actx, cancelAlloc := chromedp.NewExecAllocator(tctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-
+	ctx := browsertest.Start(t, 25*time.Second)
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(base),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
@@ -138,19 +109,5 @@ func TestBrowserCalendarAndRetry(t *testing.T) {
 		t.Errorf("retry result = %q", result)
 	}
 
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("taking the screenshot: %v", err)
-	}
-	dir := os.Getenv("SPX_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "web-calendar.png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%d bytes)", path, len(png))
+	browsertest.Screenshot(t, ctx, "web-calendar.png")
 }
