@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/statusdb"
 	"github.com/spx-archive/spx/pkg/web"
 )
 
@@ -145,6 +149,43 @@ func TestStatusCalendarJSONAndErrors(t *testing.T) {
 		code, out, errOut := storeRunSPX(t, append([]string{"--db", db}, args...)...)
 		if code != 2 || out != "" || errOut == "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2, a reason, no output", args, code, out, errOut)
+		}
+	}
+}
+
+// The page's JSON endpoints answer byte for byte what the CLI prints with
+// --format json on the same database.
+func TestWebAPIMatchesCLIJSON(t *testing.T) {
+	db := storeSeededDB(t)
+	st, err := statusdb.Open(db, statusdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := httptest.NewServer(web.NewServer(web.Config{Store: st, Database: db}))
+	defer ts.Close()
+	for _, tc := range []struct {
+		cli []string
+		api string
+	}{
+		{[]string{"status", "--format", "json"}, "/api/status"},
+		{[]string{"status", "--format", "json", "--errors", "0"}, "/api/status?errors=0"},
+		{[]string{"list", "--format", "json"}, "/api/days"},
+		{[]string{"list", "--format", "json", "--failed-only", "--from", "2024-01-03", "--to", "2024-01-05"}, "/api/days?failed_only=true&from=2024-01-03&to=2024-01-05"},
+		{[]string{"list", "--format", "json", "--from", "2025-01-01"}, "/api/days?from=2025-01-01"},
+	} {
+		code, out, errOut := storeRunSPX(t, append([]string{"--db", db}, tc.cli...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.cli, code, errOut)
+		}
+		resp, err := http.Get(ts.URL + tc.api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != out {
+			t.Errorf("%s (%d)\n%s\ndiffers from spx %v\n%s", tc.api, resp.StatusCode, body, tc.cli, out)
 		}
 	}
 }
