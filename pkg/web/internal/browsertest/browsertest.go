@@ -37,6 +37,7 @@ func Start(t *testing.T, timeout time.Duration) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true), // small /dev/shm in containers
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 1100),
 	}
