@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/spx-archive/spx/pkg/archive"
 	"github.com/spx-archive/spx/pkg/coordinator"
@@ -25,11 +24,15 @@ func TestEndToEnd(t *testing.T) {
 			e := start(t, envOptions{api: api, sim: terminalsim.Config{Seed: 7, Concurrency: 2, MaxExpirations: 3, MaxStrikes: 10},
 				datasets: []spx.Dataset{spx.Greeks, spx.Quote}})
 			ctx := context.Background()
+			days := days
+			if api == "v2" {
+				days = days[:1] // the planner and layout are the same; keep -race runs short
+			}
 			res, err := e.client.Enqueue(ctx, coordinator.EnqueueRequest{Dates: days})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Jobs == 0 || len(res.Days) != 2 {
+			if res.Jobs == 0 || len(res.Days) != len(days) {
 				t.Fatalf("enqueue: %+v", res)
 			}
 			prog := e.waitDays(t, days)
@@ -86,7 +89,7 @@ func TestEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rep.Problems) != 0 || rep.Files == 0 || rep.Days != 2 {
+			if len(rep.Problems) != 0 || rep.Files == 0 || rep.Days != len(days) {
 				t.Errorf("verify of a good archive: %+v", rep)
 			}
 
@@ -94,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if again.Jobs != 0 || len(again.Skipped) != 2 {
+			if again.Jobs != 0 || len(again.Skipped) != len(days) {
 				t.Errorf("second run enqueued %+v, want nothing", again)
 			}
 		})
@@ -116,7 +119,7 @@ func checkRoundTrip(t *testing.T, e *env, jobs []spx.JobRecord) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := c.History(ctx, spx.HistoryRequest{Dataset: job.Key.Dataset, Root: job.Key.Root, Date: job.Key.Date, Expiration: job.Key.Expiration, Interval: time.Minute})
+	rs, err := c.History(ctx, spx.HistoryRequest{Dataset: job.Key.Dataset, Root: job.Key.Root, Date: job.Key.Date, Expiration: job.Key.Expiration, Interval: e.cfg.Interval})
 	if err != nil {
 		t.Fatal(err)
 	}

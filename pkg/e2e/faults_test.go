@@ -114,8 +114,8 @@ func TestDeadLetterAndRetry(t *testing.T) {
 // Two fetcher services on one NATS server share the consumer, and
 // MaxAckPending keeps them within the terminal's concurrency together.
 func TestTwoFetcherServicesShareTheLimit(t *testing.T) {
-	sim := terminalsim.Config{Seed: 5, Concurrency: 8, MaxExpirations: 3, MaxStrikes: 20, Faults: terminalsim.Faults{Latency: 20 * time.Millisecond}}
-	e := start(t, envOptions{api: "v3", sim: sim, fetchers: 4, datasets: []spx.Dataset{spx.Greeks, spx.Quote, spx.OHLC}, topology: queue.Topology{Concurrency: 2}})
+	sim := terminalsim.Config{Seed: 5, Concurrency: 8, MaxExpirations: 3, MaxStrikes: 4, Faults: terminalsim.Faults{Latency: 20 * time.Millisecond}}
+	e := start(t, envOptions{api: "v3", sim: sim, fetchers: 4, datasets: []spx.Dataset{spx.Greeks, spx.Quote}, topology: queue.Topology{Concurrency: 2}})
 	cfg := e.cfg
 	cfg.NATSURL = e.p.Server.ClientURL()
 	second, err := pipeline.Start(context.Background(), pipeline.Options{Config: cfg, Fetchers: 4})

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -64,6 +66,8 @@ func start(t *testing.T, o envOptions) *env {
 		cfg.Datasets = o.datasets
 	}
 	cfg.Concurrency = max(o.sim.Concurrency, 1)
+	// Five-minute bars keep the files small enough for -race on two cores.
+	cfg.Interval = 5 * time.Minute
 	cfg.OutputDir = filepath.Join(dir, "parquet")
 	cfg.TempDir = filepath.Join(dir, "temp")
 	cfg.NATSListen, cfg.NATSMonitor, cfg.NATSStoreDir = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "nats")
@@ -79,7 +83,11 @@ func start(t *testing.T, o envOptions) *env {
 	if topo.FetchAckWait == 0 {
 		topo.FetchAckWait = 5 * time.Second
 	}
-	p, err := pipeline.Start(context.Background(), pipeline.Options{Config: cfg, Coordinator: true, Fetchers: fetchers, Writers: writers,
+	var logger *slog.Logger
+	if os.Getenv("SPX_E2E_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	p, err := pipeline.Start(context.Background(), pipeline.Options{Logger: logger, Config: cfg, Coordinator: true, Fetchers: fetchers, Writers: writers,
 		Embedded: true, Store: store, Topology: topo, FetchRetries: 1, RetryBase: 10 * time.Millisecond,
 		Policy: queue.Policy{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}, InProgressEvery: time.Second})
 	if err != nil {

@@ -273,10 +273,11 @@ func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key sp
 }
 
 func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, interval time.Duration, rights []byte, res *staged) error {
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	zw, err := newEncoder(w)
 	if err != nil {
 		return fmt.Errorf("starting zstd: %w", err)
 	}
+	defer encoders.Put(zw)
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(h, zw), 256<<10)
 	type contract struct {
@@ -328,4 +329,15 @@ func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, inte
 	res.contracts = int64(len(seen))
 	res.sha = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// encoders reuses zstd encoders: building one allocates its tables.
+var encoders sync.Pool
+
+func newEncoder(w io.Writer) (*zstd.Encoder, error) {
+	if zw, ok := encoders.Get().(*zstd.Encoder); ok {
+		zw.Reset(w)
+		return zw, nil
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 }
