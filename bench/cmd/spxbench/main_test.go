@@ -34,6 +34,8 @@ func TestParseFlags(t *testing.T) {
 		{"bad threads", []string{"-duckdb-threads", "two"}, true, nil},
 		{"memory sizes reversed", []string{"-mem-small", "10", "-mem-large", "5"}, true, nil},
 		{"stray argument", []string{"day.ndjson"}, true, nil},
+		{"spx env", []string{"-spx-env", "GOMEMLIMIT=200MiB", "-spx-env", "GOGC=50"}, false, func(c config) bool { return len(c.spxEnv) == 2 && c.spxEnv[1] == "GOGC=50" }},
+		{"bad spx env", []string{"-spx-env", "GOGC"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

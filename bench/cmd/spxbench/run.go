@@ -38,6 +38,7 @@ type config struct {
 	spxBin      string
 	repo        string
 	cpuProfile  string
+	spxEnv      []string
 	strict      bool
 	e2e         bool
 	fetcher     bool
@@ -97,6 +98,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.spxBin, "spx", "", "spx binary to measure (default: build ../cmd/spx of the repository)")
 	fs.StringVar(&cfg.repo, "repo", "", "spx repository root (default: found from the working directory)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "pass SPX_CPUPROFILE=FILE to the day's spx convert run (if spx supports it)")
+	fs.Func("spx-env", "KEY=VALUE added to every spx convert run's environment, e.g. GOMEMLIMIT=200MiB (repeatable)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		cfg.spxEnv = append(cfg.spxEnv, v)
+		return nil
+	})
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark (not built yet: a hook)")
 	fs.BoolVar(&cfg.fetcher, "fetcher", false, "also run the fetcher streaming benchmark (not built yet: a hook)")
@@ -192,7 +200,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	logf("generated %d rows, %d contracts, %.0f MiB", dst.Rows, dst.Contracts, float64(dst.Bytes)/report.MiB)
 	dayInput := fmt.Sprintf("day %s", humanRows(dst.Rows))
 
-	spxSubject := subject{name: "spx convert", out: "spx.parquet", args: func(in, out string) (string, []string) {
+	spxSubject := subject{name: "spx convert", env: cfg.spxEnv, out: "spx.parquet", args: func(in, out string) (string, []string) {
 		return spxBin, []string{"convert", "--dataset", "greeks", in, out}
 	}}
 	subjects := []subject{spxSubject}
@@ -203,9 +211,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	}
 	var ms []report.Measurement
 	for i, s := range subjects {
-		var env []string
+		env := slices.Clone(s.env)
 		if i == 0 && cfg.cpuProfile != "" {
-			env = []string{"SPX_CPUPROFILE=" + cfg.cpuProfile}
+			env = append(env, "SPX_CPUPROFILE="+cfg.cpuProfile)
 		}
 		logf("%s: running %s (%d run(s))", dayInput, s.name, cfg.runs)
 		m := measure(ctx, s, env, day, filepath.Join(work, s.out), dst, cfg.runs)
@@ -234,7 +242,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 			}
 			input := fmt.Sprintf("1 expiration %s", humanRows(st.Rows))
 			for i, s := range subjects[:min(2, len(subjects))] {
-				m := measure(ctx, s, nil, in, filepath.Join(work, "exp.parquet"), st, 1)
+				m := measure(ctx, s, s.env, in, filepath.Join(work, "exp.parquet"), st, 1)
 				m.Input = input
 				logResult(logf, m)
 				ms = append(ms, m)
@@ -275,7 +283,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintln(w, machine(ctx, duckVersion))
 	fmt.Fprintf(w, "Load average at the end (other work on the machine skews times): %s\n\n", loadAvg())
-	fmt.Fprintf(w, "Command: `spxbench %s`\n\n", strings.Join(cfg.args, " "))
+	fmt.Fprintf(w, "Command: `spxbench %s`; spx: %s\n\n", strings.Join(cfg.args, " "), revision(ctx, cfg))
 	fmt.Fprintf(w, "### Writer stage\n\nInputs: %s = one generated day, %d rows, %d expiration(s), %.0f MiB NDJSON (median of %d run(s)); "+
 		"\"1 expiration\" = one large expiration (the file the pipeline writes), for the flat-memory test.\n\n",
 		dayInput, dst.Rows, exps, float64(dst.Bytes)/report.MiB, cfg.runs)
@@ -342,6 +350,30 @@ func columnSizes(w io.Writer, a, b []duck.ColumnSize) {
 	fmt.Fprintf(w, "| total | %d | | %d | | %.2f× |\n", ta>>10, tb>>10, float64(ta)/float64(max(tb, 1)))
 }
 
+// revision names the spx source measured: the commit, and whether the
+// working tree differed from it (other work in progress is then included).
+func revision(ctx context.Context, cfg config) string {
+	if cfg.spxBin != "" {
+		return cfg.spxBin
+	}
+	repo := cfg.repo
+	if repo == "" {
+		var err error
+		if repo, err = findRepo(); err != nil {
+			return "?"
+		}
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", repo, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "built from " + repo
+	}
+	rev := "commit " + strings.TrimSpace(string(out))
+	if st, err := exec.CommandContext(ctx, "git", "-C", repo, "status", "--porcelain", "--untracked-files=no", "--", "pkg", "cmd").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		rev += " plus uncommitted changes in pkg/ or cmd/"
+	}
+	return rev
+}
+
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -370,6 +402,7 @@ func humanRows(n int64) string {
 
 type subject struct {
 	name string
+	env  []string
 	out  string
 	args func(in, out string) (string, []string)
 }
