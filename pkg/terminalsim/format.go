@@ -18,10 +18,10 @@ func appendFixed(dst []byte, v int64, dec int, trim bool) []byte {
 		v = -v
 	}
 	if dec == 0 {
-		return strconv.AppendInt(dst, v, 10)
+		return appendUint(dst, uint64(v))
 	}
 	p := pow10[dec]
-	dst = strconv.AppendInt(dst, v/p, 10)
+	dst = appendUint(dst, uint64(v/p))
 	f := v % p
 	if trim {
 		if f == 0 {
@@ -37,6 +37,32 @@ func appendFixed(dst []byte, v int64, dec int, trim bool) []byte {
 		dst = append(dst, byte('0'+f/pow10[d]%10))
 	}
 	return dst
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendUint is strconv.AppendUint for base 10, two digits at a time.
+func appendUint(dst []byte, v uint64) []byte {
+	if v < 10 {
+		return append(dst, byte('0'+v))
+	}
+	var buf [20]byte
+	i := len(buf)
+	for v >= 100 {
+		q := v / 100
+		j := (v - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[j], digitPairs[j+1]
+		v = q
+	}
+	if v >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[v*2], digitPairs[v*2+1]
+	} else {
+		i--
+		buf[i] = byte('0' + v)
+	}
+	return append(dst, buf[i:]...)
 }
 
 func append2(dst []byte, v int) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
