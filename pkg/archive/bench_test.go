@@ -16,8 +16,9 @@ import (
 // Parquet file on disk.
 func BenchmarkConvertGreeks(b *testing.B) {
 	date, exp := spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15)
-	rows := genGreeks("SPXW", date, exp, 1280, 391, 1)
-	data := ndjson(rows)
+	data := ndjson(genGreeks("SPXW", date, exp, 1280, 391, 1))
+	nrows := bytes.Count(data, []byte{'\n'})
+	runtime.GC() // the generator's garbage is not the converter's
 	out := filepath.Join(b.TempDir(), "out.parquet")
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
@@ -34,12 +35,12 @@ func BenchmarkConvertGreeks(b *testing.B) {
 		st, _ := f.Stat()
 		size = st.Size()
 		f.Close()
-		if res.Rows != int64(len(rows)) {
-			b.Fatalf("rows %d, want %d", res.Rows, len(rows))
+		if res.Rows != int64(nrows) {
+			b.Fatalf("rows %d, want %d", res.Rows, nrows)
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(nrows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(size)/float64(len(data))*100, "%size")
-	b.Logf("%d rows, %d MB NDJSON -> %d MB parquet, GOMAXPROCS=%d", len(rows), len(data)>>20, size>>20, runtime.GOMAXPROCS(0))
+	b.Logf("%d rows, %d MB NDJSON -> %d MB parquet, GOMAXPROCS=%d", nrows, len(data)>>20, size>>20, runtime.GOMAXPROCS(0))
 }

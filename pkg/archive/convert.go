@@ -25,6 +25,9 @@ type Options struct {
 	Metadata      map[string]string // extra Parquet key/value metadata (e.g. "source")
 	Allocator     memory.Allocator  // default memory.DefaultAllocator
 	Parallelism   int               // decode/encode workers, default GOMAXPROCS
+
+	dataPageSize int64 // tests: small pages without large inputs
+	noSync       bool  // tests: skip fsync (the protocol is the same otherwise)
 }
 
 func (o Options) withDefaults() Options {
@@ -149,7 +152,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // maxChunk bounds the raw bytes of one decode chunk.
-const maxChunk = 8 << 20
+const maxChunk = 4 << 20
 
 // span numbers physical lines: n lines starting at line first.
 type span struct{ first, n int64 }
@@ -255,7 +258,7 @@ func produce(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, targ
 		case b := <-free:
 			return &chunk{data: b}
 		default:
-			return &chunk{data: make([]byte, 0, target+2*maxLine)}
+			return &chunk{data: make([]byte, 0, min(int64(target), p.bytes)+64<<10)}
 		}
 	}
 	c := newChunk()

@@ -99,7 +99,7 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 		return FileInfo{}, fmt.Errorf("checking %s: %w", tmp, err)
 	}
 	size := st.Size()
-	if err := f.Sync(); err != nil {
+	if err := fsync(f, o); err != nil {
 		return FileInfo{}, fmt.Errorf("syncing %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
@@ -109,10 +109,19 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 		return FileInfo{}, fmt.Errorf("moving %s into place: %w", tmp, err)
 	}
 	done = true
-	if err := syncDir(dir); err != nil {
-		return FileInfo{}, err
+	if !o.noSync {
+		if err := syncDir(dir); err != nil {
+			return FileInfo{}, err
+		}
 	}
 	return FileInfo{Path: path, Rows: res.Rows, Contracts: res.Contracts, Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func fsync(f *os.File, o Options) error {
+	if o.noSync {
+		return nil
+	}
+	return f.Sync()
 }
 
 func syncDir(dir string) error {

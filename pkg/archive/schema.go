@@ -83,6 +83,9 @@ func writerProperties(ds spx.Dataset, o Options) *parquet.WriterProperties {
 		parquet.WithMaxRowGroupLength(int64(o.RowGroupRows)),
 		parquet.WithBatchSize(int64(o.BatchRows)),
 	}
+	if o.dataPageSize > 0 {
+		props = append(props, parquet.WithDataPageSize(o.dataPageSize))
+	}
 	for _, c := range dictionaryColumns {
 		props = append(props, parquet.WithDictionaryFor(c, true))
 	}
