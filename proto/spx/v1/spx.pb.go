@@ -6,7 +6,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: proto/spx/v1/spx.proto
+// source: spx/v1/spx.proto
 
 package spxv1
 
@@ -77,11 +77,11 @@ func (x EventKind) String() string {
 }
 
 func (EventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_spx_v1_spx_proto_enumTypes[0].Descriptor()
+	return file_spx_v1_spx_proto_enumTypes[0].Descriptor()
 }
 
 func (EventKind) Type() protoreflect.EnumType {
-	return &file_proto_spx_v1_spx_proto_enumTypes[0]
+	return &file_spx_v1_spx_proto_enumTypes[0]
 }
 
 func (x EventKind) Number() protoreflect.EnumNumber {
@@ -90,7 +90,7 @@ func (x EventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventKind.Descriptor instead.
 func (EventKind) EnumDescriptor() ([]byte, []int) {
-	return file_proto_spx_v1_spx_proto_rawDescGZIP(), []int{0}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{0}
 }
 
 // JobKey identifies one job.
@@ -106,7 +106,7 @@ type JobKey struct {
 
 func (x *JobKey) Reset() {
 	*x = JobKey{}
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[0]
+	mi := &file_spx_v1_spx_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -118,7 +118,7 @@ func (x *JobKey) String() string {
 func (*JobKey) ProtoMessage() {}
 
 func (x *JobKey) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[0]
+	mi := &file_spx_v1_spx_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -131,7 +131,7 @@ func (x *JobKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobKey.ProtoReflect.Descriptor instead.
 func (*JobKey) Descriptor() ([]byte, []int) {
-	return file_proto_spx_v1_spx_proto_rawDescGZIP(), []int{0}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *JobKey) GetDataset() string {
@@ -175,7 +175,7 @@ type FetchJob struct {
 
 func (x *FetchJob) Reset() {
 	*x = FetchJob{}
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[1]
+	mi := &file_spx_v1_spx_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +187,7 @@ func (x *FetchJob) String() string {
 func (*FetchJob) ProtoMessage() {}
 
 func (x *FetchJob) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[1]
+	mi := &file_spx_v1_spx_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +200,7 @@ func (x *FetchJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchJob.ProtoReflect.Descriptor instead.
 func (*FetchJob) Descriptor() ([]byte, []int) {
-	return file_proto_spx_v1_spx_proto_rawDescGZIP(), []int{1}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *FetchJob) GetKey() *JobKey {
@@ -249,7 +249,7 @@ type WriteJob struct {
 
 func (x *WriteJob) Reset() {
 	*x = WriteJob{}
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[2]
+	mi := &file_spx_v1_spx_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +261,7 @@ func (x *WriteJob) String() string {
 func (*WriteJob) ProtoMessage() {}
 
 func (x *WriteJob) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[2]
+	mi := &file_spx_v1_spx_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +274,7 @@ func (x *WriteJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteJob.ProtoReflect.Descriptor instead.
 func (*WriteJob) Descriptor() ([]byte, []int) {
-	return file_proto_spx_v1_spx_proto_rawDescGZIP(), []int{2}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *WriteJob) GetKey() *JobKey {
@@ -368,7 +368,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[3]
+	mi := &file_spx_v1_spx_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +380,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_spx_v1_spx_proto_msgTypes[3]
+	mi := &file_spx_v1_spx_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +393,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_proto_spx_v1_spx_proto_rawDescGZIP(), []int{3}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Event) GetKind() EventKind {
@@ -529,11 +529,11 @@ func (x *Event) GetFetchedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-var File_proto_spx_v1_spx_proto protoreflect.FileDescriptor
+var File_spx_v1_spx_proto protoreflect.FileDescriptor
 
-const file_proto_spx_v1_spx_proto_rawDesc = "" +
+const file_spx_v1_spx_proto_rawDesc = "" +
 	"\n" +
-	"\x16proto/spx/v1/spx.proto\x12\x06spx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n" +
+	"\x10spx/v1/spx.proto\x12\x06spx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n" +
 	"\x06JobKey\x12\x18\n" +
 	"\adataset\x18\x01 \x01(\tR\adataset\x12\x12\n" +
 	"\x04root\x18\x02 \x01(\tR\x04root\x12\x12\n" +
@@ -603,20 +603,20 @@ const file_proto_spx_v1_spx_proto_rawDesc = "" +
 	"\x12EVENT_KIND_REFETCH\x10\bB/Z-github.com/spx-archive/spx/proto/spx/v1;spxv1b\x06proto3"
 
 var (
-	file_proto_spx_v1_spx_proto_rawDescOnce sync.Once
-	file_proto_spx_v1_spx_proto_rawDescData []byte
+	file_spx_v1_spx_proto_rawDescOnce sync.Once
+	file_spx_v1_spx_proto_rawDescData []byte
 )
 
-func file_proto_spx_v1_spx_proto_rawDescGZIP() []byte {
-	file_proto_spx_v1_spx_proto_rawDescOnce.Do(func() {
-		file_proto_spx_v1_spx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_proto_spx_v1_spx_proto_rawDesc), len(file_proto_spx_v1_spx_proto_rawDesc)))
+func file_spx_v1_spx_proto_rawDescGZIP() []byte {
+	file_spx_v1_spx_proto_rawDescOnce.Do(func() {
+		file_spx_v1_spx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_spx_v1_spx_proto_rawDesc), len(file_spx_v1_spx_proto_rawDesc)))
 	})
-	return file_proto_spx_v1_spx_proto_rawDescData
+	return file_spx_v1_spx_proto_rawDescData
 }
 
-var file_proto_spx_v1_spx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proto_spx_v1_spx_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
-var file_proto_spx_v1_spx_proto_goTypes = []any{
+var file_spx_v1_spx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_spx_v1_spx_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_spx_v1_spx_proto_goTypes = []any{
 	(EventKind)(0),                // 0: spx.v1.EventKind
 	(*JobKey)(nil),                // 1: spx.v1.JobKey
 	(*FetchJob)(nil),              // 2: spx.v1.FetchJob
@@ -624,7 +624,7 @@ var file_proto_spx_v1_spx_proto_goTypes = []any{
 	(*Event)(nil),                 // 4: spx.v1.Event
 	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
-var file_proto_spx_v1_spx_proto_depIdxs = []int32{
+var file_spx_v1_spx_proto_depIdxs = []int32{
 	1, // 0: spx.v1.FetchJob.key:type_name -> spx.v1.JobKey
 	5, // 1: spx.v1.FetchJob.queued_at:type_name -> google.protobuf.Timestamp
 	1, // 2: spx.v1.WriteJob.key:type_name -> spx.v1.JobKey
@@ -640,27 +640,27 @@ var file_proto_spx_v1_spx_proto_depIdxs = []int32{
 	0, // [0:8] is the sub-list for field type_name
 }
 
-func init() { file_proto_spx_v1_spx_proto_init() }
-func file_proto_spx_v1_spx_proto_init() {
-	if File_proto_spx_v1_spx_proto != nil {
+func init() { file_spx_v1_spx_proto_init() }
+func file_spx_v1_spx_proto_init() {
+	if File_spx_v1_spx_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_spx_v1_spx_proto_rawDesc), len(file_proto_spx_v1_spx_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_spx_v1_spx_proto_rawDesc), len(file_spx_v1_spx_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_proto_spx_v1_spx_proto_goTypes,
-		DependencyIndexes: file_proto_spx_v1_spx_proto_depIdxs,
-		EnumInfos:         file_proto_spx_v1_spx_proto_enumTypes,
-		MessageInfos:      file_proto_spx_v1_spx_proto_msgTypes,
+		GoTypes:           file_spx_v1_spx_proto_goTypes,
+		DependencyIndexes: file_spx_v1_spx_proto_depIdxs,
+		EnumInfos:         file_spx_v1_spx_proto_enumTypes,
+		MessageInfos:      file_spx_v1_spx_proto_msgTypes,
 	}.Build()
-	File_proto_spx_v1_spx_proto = out.File
-	file_proto_spx_v1_spx_proto_goTypes = nil
-	file_proto_spx_v1_spx_proto_depIdxs = nil
+	File_spx_v1_spx_proto = out.File
+	file_spx_v1_spx_proto_goTypes = nil
+	file_spx_v1_spx_proto_depIdxs = nil
 }
