@@ -312,6 +312,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		h[k] = v
 	}
 	removeHopHeaders(h)
+	if _, ok := resp.Header["Content-Type"]; !ok {
+		h["Content-Type"] = nil // pass "no type" on: do not let net/http sniff one
+	}
 	if np := resp.Header.Get("Next-Page"); np != "" {
 		h.Set("Next-Page", p.rewriteNextPage(np, r))
 	}

@@ -213,10 +213,14 @@ func TestStatusAndBodiesPropagate(t *testing.T) {
 		{"large request", 570, "text/plain", "LARGE_REQUEST: ask for less"},
 		{"no impl", 404, "text/plain; charset=utf-8", "NO_IMPL"},
 		{"disconnected", 474, "text/plain", "DISCONNECTED"},
+		{"no content type", 200, "", "CONNECTED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", tc.contentType)
+				w.Header()["Content-Type"] = nil
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				}
 				w.WriteHeader(tc.status)
 				io.WriteString(w, tc.body)
 			}), testToken)
