@@ -63,12 +63,20 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowF
 	o.buf = append(o.buf, head...)
 	cols := specs[g.ds]
 	var rows int64
-	defer func() { s.addRows(rows) }()
+	counted := false
+	count := func() {
+		if !counted {
+			counted = true
+			s.addRows(rows)
+		}
+	}
+	defer count()
 	var last *contract
 	var tmp []byte
 	for rows < limit && g.next() {
 		if fault != faultNone && rows == at {
 			tmp = appendRow(tmp[:0], g, cols, format, last, rows == 0)
+			count() // before the client can see the failure
 			switch fault {
 			case faultTruncate:
 				o.buf = append(o.buf, tmp[:len(tmp)/2]...)
