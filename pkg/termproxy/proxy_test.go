@@ -605,3 +605,38 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Errorf("New with /v3 suffix: %v %v, want base http://127.0.0.1:25503", p, err)
 	}
 }
+
+// BenchmarkStream measures throughput of a large body through the proxy
+// (go test -bench Stream -run ^$ ./pkg/termproxy).
+func BenchmarkStream(b *testing.B) {
+	const size = 64 << 20
+	chunk := bytes.Repeat([]byte("SPXW,2024-03-15,5065.000,CALL,2024-03-14T09:30:00.000,114.95,115.05\n"), 512)
+	term := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer term.Close()
+	p, err := New(Config{Terminal: term.URL, Token: testToken})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v3/option/history/quote", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	for b.Loop() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(n)
+	}
+}
