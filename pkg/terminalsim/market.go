@@ -370,17 +370,41 @@ func (m *market) allExpirations(root string, through spx.Date) []spx.Date {
 // tradeDates lists the sessions on which exp is quoted, up to through.
 func (m *market) tradeDates(root string, exp, through spx.Date) []spx.Date {
 	from := exp.AddDays(-maxListed - 10)
-	if from < marketStart {
-		from = marketStart
+	if m.maxExp == 0 {
+		// Without the MaxExpirations cut the listing rule answers directly.
+		var ok bool
+		if from, ok = listedFrom(root, exp); !ok {
+			return nil
+		}
 	}
+	from = max(from, marketStart)
 	to := min(exp, through)
 	var out []spx.Date
 	for t := from; t <= to; t++ {
-		if calendar.IsSession(t) && m.alive(root, t, exp) {
+		if !calendar.IsSession(t) || (root == "SPX" && t >= exp) {
+			continue
+		}
+		if m.maxExp == 0 || m.alive(root, t, exp) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// listedFrom is the first day an actual expiration date is quoted: the
+// earliest listing among the nominal dates that shift onto it.
+func listedFrom(root string, exp spx.Date) (from spx.Date, ok bool) {
+	for n := exp; n <= exp.AddDays(10); n++ {
+		if n > exp && calendar.IsSession(n) {
+			break
+		}
+		if h := horizon(root, n); h > 0 && shift(n) == exp {
+			if f := n.AddDays(-h); !ok || f < from {
+				from, ok = f, true
+			}
+		}
+	}
+	return from, ok
 }
 
 type band struct{ frac, step float64 }

@@ -231,3 +231,29 @@ func TestPlaceholderFirstStamp(t *testing.T) {
 		t.Fatal("no placeholder first stamps in a whole expiration")
 	}
 }
+
+// TestTradeDatesAgreeWithExpirations checks the listing rule used by the
+// dates endpoints against the per-day expiration lists.
+func TestTradeDatesAgreeWithExpirations(t *testing.T) {
+	s := New(Config{Seed: 1})
+	from, to := spx.NewDate(2024, 1, 1), spx.NewDate(2024, 6, 30)
+	for _, root := range spx.DefaultRoots {
+		for _, exp := range []spx.Date{spx.NewDate(2024, 3, 28), spx.NewDate(2024, 4, 19), spx.NewDate(2024, 6, 28), spx.NewDate(2024, 6, 21)} {
+			var want []spx.Date
+			for d := from; d <= to; d++ {
+				if s.market.alive(root, d, exp) {
+					want = append(want, d)
+				}
+			}
+			var got []spx.Date
+			for _, d := range s.market.tradeDates(root, exp, to) {
+				if d >= from {
+					got = append(got, d)
+				}
+			}
+			if len(got) != len(want) || (len(got) > 0 && (got[0] != want[0] || got[len(got)-1] != want[len(want)-1])) {
+				t.Errorf("%s %s: tradeDates %d days, expirations say %d", root, exp, len(got), len(want))
+			}
+		}
+	}
+}
