@@ -135,6 +135,13 @@ func (s *Service) serveAPI(ctx context.Context) (micro.Service, error) {
 			}
 			return days, nil
 		},
+		"jobs": func(ctx context.Context, data []byte) (any, error) {
+			var f spx.JobFilter
+			if err := decode(data, &f); err != nil {
+				return nil, err
+			}
+			return s.store.Jobs(ctx, f)
+		},
 		"gaps": func(ctx context.Context, data []byte) (any, error) {
 			var req RangeRequest
 			if err := decode(data, &req); err != nil {
@@ -338,4 +345,17 @@ func (c *Client) ConfigGet(ctx context.Context) (map[string]string, error) {
 // ConfigSet stores a configuration value.
 func (c *Client) ConfigSet(ctx context.Context, key, value string) error {
 	return c.call(ctx, "config.set", ConfigRequest{Key: key, Value: value}, nil)
+}
+
+// Jobs lists job records through the coordinator (the CLI cannot open the
+// status database while the coordinator holds it).
+func (c *Client) Jobs(ctx context.Context, f spx.JobFilter) ([]spx.JobRecord, error) {
+	var r []spx.JobRecord
+	err := c.call(ctx, "jobs", f, &r)
+	return r, err
+}
+
+// Days lists day records in [from, to] through the coordinator.
+func (c *Client) Days(ctx context.Context, from, to spx.Date) ([]spx.DayRecord, error) {
+	return c.List(ctx, RangeRequest{From: from, To: to})
 }
