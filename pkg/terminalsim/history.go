@@ -8,6 +8,10 @@ import (
 	"github.com/spx-archive/spx/pkg/spx"
 )
 
+// maxStamps bounds the stamps of one day of an intraday request (a whole
+// session at 1s), so per-stamp tables stay small.
+const maxStamps = 23401
+
 // jobKey is the spx.JobKey string of a request for one date and one
 // expiration ("" otherwise: such requests are not tracked per job).
 func (r *histReq) jobKey() string {
@@ -22,6 +26,9 @@ func (r *histReq) jobKey() string {
 func (s *Sim) prepare(r *histReq) ([]*segment, int64, *termError) {
 	if r.ds == spx.Greeks && r.to < greeksStart {
 		return nil, 0, errf(472, "no greeks before 2020-01-01: index-option greeks history starts then")
+	}
+	if r.ds.Intraday() && r.ivl > 0 && (min(r.endMs, 16*3600*1000)-r.startMs)/r.ivl+1 > maxStamps {
+		return nil, 0, errf(570, "interval too fine for the time range (more than %d stamps a day): narrow start_time/end_time or use a longer interval", maxStamps)
 	}
 	segs := s.market.segmentsFor(r)
 	total := totalRows(segs)

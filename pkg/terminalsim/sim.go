@@ -339,7 +339,11 @@ type route struct {
 // the generation's form.
 func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, statsPath string, rt route, writeErr func(http.ResponseWriter, *termError)) {
 	rec := &recorder{ResponseWriter: w}
-	defer func() { s.countRequest(statsPath, rec.code) }()
+	defer func() {
+		if rec.code != 0 { // 0: the client left while waiting in line
+			s.countRequest(statsPath, rec.code)
+		}
+	}()
 	if !s.checkClient(r) {
 		writeErr(rec, errf(476, "requests must all come from the address of the first request; use the same address (127.0.0.1 and localhost differ)"))
 		return

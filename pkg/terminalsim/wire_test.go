@@ -202,6 +202,7 @@ func TestErrorShapes(t *testing.T) {
 		{"v3 star on greeks", false, "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=*&date=20240315", 473},
 		{"v3 bad right", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&right=x", 473},
 		{"v3 two months intraday", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&start_date=20240101&end_date=20240315", 570},
+		{"v3 10ms over a whole day", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=10ms", 570},
 		{"v3 greeks before 2020", false, "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=20190118&date=20190115", 472},
 		{"v2 unknown path", true, "/v2/bulk_hist/option/trade?root=SPXW", 404},
 		{"v2 bad exp", true, "/v2/bulk_hist/option/quote?root=SPXW&exp=2024&start_date=20240315", 473},
@@ -335,5 +336,39 @@ func TestListEndpoints(t *testing.T) {
 		if err := json.Unmarshal(body, &e); err != nil || len(e.Response) == 0 || len(e.Header.Format) != 1 {
 			t.Fatalf("%s: %v %.200s", target, err, body)
 		}
+	}
+}
+
+func TestIntervalsAndWindows(t *testing.T) {
+	s := small(t, func(c *Config) { c.MaxStrikes = 1 })
+	exp := firstExp(t, s, "SPXW", day0315)
+	base := "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&right=call"
+	tests := []struct {
+		query      string
+		rows       int
+		first, end string
+	}{
+		{"", 391, "09:30:00.000", "16:00:00.000"},
+		{"&interval=5m", 79, "09:30:00.000", "16:00:00.000"},
+		{"&interval=1h", 7, "09:30:00.000", "15:30:00.000"},
+		{"&interval=1s&start_time=10:00:00.000&end_time=10:00:09.000", 10, "10:00:00.000", "10:00:09.000"},
+		{"&interval=100ms&start_time=10:00:00&end_time=10:00:01", 11, "10:00:00.000", "10:00:01.000"},
+		{"&interval=1m&start_time=15:00:00.000", 61, "15:00:00.000", "16:00:00.000"},
+	}
+	for _, tc := range tests {
+		code, _, body := get(t, s.V3Handler(), base+tc.query)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", tc.query, code, body)
+		}
+		_, rows := readCSV(t, body)
+		if len(rows) != tc.rows || !strings.HasSuffix(rows[0][4], tc.first) || !strings.HasSuffix(rows[len(rows)-1][4], tc.end) {
+			t.Fatalf("%s: %d rows from %s to %s, want %d from %s to %s", tc.query, len(rows), rows[0][4], rows[len(rows)-1][4], tc.rows, tc.first, tc.end)
+		}
+	}
+	// v2: ivl in ms and right=P.
+	_, _, body := get(t, s.V2Handler(), "/v2/bulk_hist/option/quote?root=SPXW&exp="+exp.Compact()+"&start_date=20240315&end_date=20240315&ivl=300000&right=P")
+	env := decodeV2(t, body)
+	if len(env.Response) != 1 || env.Response[0].Contract.Right != "P" || len(env.Response[0].Ticks) != 79 {
+		t.Fatalf("v2 ivl=300000 right=P: %d contracts", len(env.Response))
 	}
 }
