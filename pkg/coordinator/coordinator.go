@@ -445,6 +445,14 @@ func (s *Service) Retry(ctx context.Context, req RetryRequest) (RetryResult, err
 	for _, d := range days {
 		keys := byDay[d]
 		if len(keys) == 0 {
+			// Nothing to fetch again, but a day that failed only for its
+			// manifest gets its status and manifests recomputed.
+			s.mu.Lock()
+			err := s.updateDayLocked(ctx, d)
+			s.mu.Unlock()
+			if err != nil {
+				return res, err
+			}
 			continue
 		}
 		if err := s.retryDay(ctx, d, keys); err != nil {
