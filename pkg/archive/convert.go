@@ -77,7 +77,7 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 	}
 	defer cleanup()
 
-	p, err := planInput(ctx, newDecoder(ds), src, size)
+	p, err := planInput(ctx, ds, src, size, o.Parallelism)
 	if err != nil {
 		return Result{}, err
 	}

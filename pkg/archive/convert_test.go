@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -166,6 +167,8 @@ func shuffled(rows []genRow, mode string, seed uint64) []genRow {
 }
 
 func TestSortedOutput(t *testing.T) {
+	defer func(v int64) { minSplit = v }(minSplit)
+	minSplit = 1 // plan in parts even this small input
 	rows := genGreeks("SPXW", spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15), 12, 391, 4)
 	// small batches, pages and row groups so chunks, spans, pages and
 	// row groups all split
@@ -465,4 +468,40 @@ func TestSameBytesWhateverTheInputOrder(t *testing.T) {
 	if got.SHA256 != ref.SHA256 {
 		t.Fatalf("contract order changed the file: %s vs %s", got.SHA256, ref.SHA256)
 	}
+}
+
+func TestLineNumbersAcrossPlanningParts(t *testing.T) {
+	defer func(v int64) { minSplit = v }(minSplit)
+	minSplit = 1
+	rows := genGreeks("SPXW", spx.NewDate(2024, 1, 2), spx.NewDate(2024, 1, 3), 3, 391, 13)
+	lines := strings.SplitAfter(string(ndjson(rows)), "\n")
+	for _, at := range []int{0, 700, 1500, len(rows) - 1} {
+		bad := slices.Clone(lines)
+		bad[at] = setField(bad[at], "right", `"Q"`)
+		_, err := Convert(context.Background(), spx.Greeks, strings.NewReader(strings.Join(bad, "")), io.Discard, Options{Parallelism: 4})
+		var le *LineError
+		if !errors.As(err, &le) || le.Line != int64(at+1) {
+			t.Fatalf("bad line %d: error %v", at+1, err)
+		}
+	}
+	res, err := Convert(context.Background(), spx.Greeks, strings.NewReader(strings.Join(lines, "")), io.Discard, Options{Parallelism: 4})
+	if err != nil || res.Rows != int64(len(rows)) || res.Contracts != 6 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+func TestTwoRootsSortByStrikeRightRoot(t *testing.T) {
+	date := spx.NewDate(2024, 3, 14)
+	spx1 := genGreeks("SPX", date, spx.NewDate(2024, 3, 15), 3, 5, 14)
+	spxw := genGreeks("SPXW", date, spx.NewDate(2024, 3, 15), 3, 5, 15)
+	in := ndjson(append(slices.Clone(spxw), spx1...))
+	want := append(slices.Clone(spx1), spxw...)
+	slices.SortStableFunc(want, func(a, b genRow) int {
+		return contractKey{a.strike, a.right, a.root, a.exp}.compare(contractKey{b.strike, b.right, b.root, b.exp})
+	})
+	path, fi := convertFile(t, in, Options{})
+	if fi.Contracts != 12 {
+		t.Fatalf("contracts %d, want 12", fi.Contracts)
+	}
+	checkRows(t, path, want)
 }

@@ -3,10 +3,15 @@ package archive
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spx-archive/spx/pkg/spx"
 )
 
 // run is a maximal stretch of input lines of one contract in time order.
@@ -48,20 +53,131 @@ const maxLine = 1 << 20
 // planInput reads src once, checks every line's key and works out how to
 // emit the rows in (strike, right, root, expiration, time) order with
 // bounded memory: straight through when the input is already sorted,
-// otherwise contract runs in sorted order read back by offset.
-func planInput(ctx context.Context, d *decoder, src io.ReaderAt, size int64) (*plan, error) {
+// otherwise contract runs in sorted order read back by offset. The input is
+// split at line boundaries into parts planned in parallel.
+func planInput(ctx context.Context, ds spx.Dataset, src io.ReaderAt, size int64, parallelism int) (*plan, error) {
+	bounds, err := splitLines(src, size, parallelism)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]*partPlan, len(bounds)-1)
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = planPart(ctx, newDecoder(ds), src, bounds[i], bounds[i+1])
+		}()
+	}
+	wg.Wait()
+
 	p := &plan{bytes: size, sorted: true}
+	ids := map[contractKey]int32{}
+	var runs []run
+	var lines int64
+	for i, pp := range parts {
+		if errs[i] != nil {
+			var le *LineError
+			if errors.As(errs[i], &le) {
+				le.Line += lines // part-local line numbers
+			}
+			return nil, errs[i]
+		}
+		p.rows += pp.rows
+		p.sorted = p.sorted && pp.sorted
+		first := true
+		for _, r := range pp.runs {
+			ck := pp.contracts[r.contract]
+			id, ok := ids[ck]
+			if !ok {
+				id = int32(len(p.contracts))
+				ids[ck] = id
+				p.contracts = append(p.contracts, ck)
+			}
+			r.contract = id
+			r.firstLine += lines
+			if first && len(runs) > 0 {
+				first = false
+				last := &runs[len(runs)-1]
+				if last.contract == id && r.firstTs >= last.lastTs && last.end == r.off {
+					last.lines += r.lines
+					last.end, last.lastTs = r.end, r.lastTs
+					continue
+				}
+				if ck.compare(p.contracts[last.contract]) <= 0 {
+					p.sorted = false
+				}
+			}
+			first = false
+			runs = append(runs, r)
+		}
+		lines += pp.lines
+	}
+	if p.rows == 0 {
+		return p, nil
+	}
+	if p.sorted {
+		p.segments = []segment{{off: 0, end: size, firstLine: 1}}
+		return p, nil
+	}
+	p.segments = orderRuns(runs, p.contracts)
+	return p, nil
+}
+
+// minSplit is the smallest input planned in parallel (a variable for
+// tests).
+var minSplit int64 = 8 << 20
+
+// splitLines cuts [0, size) into up to n parts that start at line starts.
+func splitLines(src io.ReaderAt, size int64, n int) ([]int64, error) {
+	bounds := []int64{0}
+	if size < minSplit {
+		n = 1 // not worth it
+	}
+	buf := make([]byte, maxLine+1)
+	for i := 1; i < n; i++ {
+		at := size * int64(i) / int64(n)
+		if at <= bounds[len(bounds)-1] {
+			continue
+		}
+		k, err := src.ReadAt(buf[:min(int64(len(buf)), size-at)], at)
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("reading input at byte %d: %w", at, err)
+		}
+		nl := bytes.IndexByte(buf[:k], '\n')
+		if nl < 0 {
+			continue // a giant line: the part before reports it
+		}
+		if cut := at + int64(nl) + 1; cut < size {
+			bounds = append(bounds, cut)
+		}
+	}
+	return append(bounds, size), nil
+}
+
+// partPlan is the planning result of one part of the input; contract ids
+// and line numbers are local to the part.
+type partPlan struct {
+	rows, lines int64
+	contracts   []contractKey
+	runs        []run
+	sorted      bool
+}
+
+// planPart reads the lines in [from, to) of src.
+func planPart(ctx context.Context, d *decoder, src io.ReaderAt, from, to int64) (*partPlan, error) {
+	p := &partPlan{sorted: true}
 	ids := map[contractKey]int32{}
 	scratch := newBatch(memory.NewGoAllocator(), d.cols, 1)
 	defer scratch.release()
-	var runs []run
 	var cur *run
 	var prevKey contractKey
 	havePrev := false
 
 	buf := make([]byte, 0, readBlock+maxLine)
-	var off int64 // input offset of buf[0]
-	var pos int64 // bytes read so far
+	off := from // input offset of buf[0]
+	pos := from // next byte to read
 	line := int64(0)
 	eof := false
 	for !eof || len(buf) > 0 {
@@ -69,14 +185,14 @@ func planInput(ctx context.Context, d *decoder, src io.ReaderAt, size int64) (*p
 			return nil, err
 		}
 		if !eof && len(buf) < readBlock {
-			want := min(int64(cap(buf)-len(buf)), size-pos)
+			want := min(int64(cap(buf)-len(buf)), to-pos)
 			n, err := src.ReadAt(buf[len(buf):len(buf)+int(want)], pos)
 			buf = buf[:len(buf)+n]
 			pos += int64(n)
 			if err != nil && err != io.EOF {
 				return nil, err
 			}
-			if pos >= size {
+			if pos >= to {
 				eof = true
 			}
 		}
@@ -130,8 +246,8 @@ func planInput(ctx context.Context, d *decoder, src io.ReaderAt, size int64) (*p
 				p.sorted = false
 			}
 			prevKey, havePrev = k.contract, true
-			runs = append(runs, run{contract: id, firstLine: line, lines: 1, off: lineOff, end: off + int64(next), firstTs: k.ts, lastTs: k.ts})
-			cur = &runs[len(runs)-1]
+			p.runs = append(p.runs, run{contract: id, firstLine: line, lines: 1, off: lineOff, end: off + int64(next), firstTs: k.ts, lastTs: k.ts})
+			cur = &p.runs[len(p.runs)-1]
 		}
 		if len(buf)-consumed > maxLine {
 			return nil, newLineError(line+1, buf[consumed:], "line longer than 1 MiB")
@@ -140,14 +256,7 @@ func planInput(ctx context.Context, d *decoder, src io.ReaderAt, size int64) (*p
 		buf = buf[:n]
 		off += int64(consumed)
 	}
-	if p.rows == 0 {
-		return p, nil
-	}
-	if p.sorted {
-		p.segments = []segment{{off: 0, end: size, firstLine: 1}}
-		return p, nil
-	}
-	p.segments = orderRuns(runs, p.contracts)
+	p.lines = line
 	return p, nil
 }
 
