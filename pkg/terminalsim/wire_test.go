@@ -372,3 +372,31 @@ func TestIntervalsAndWindows(t *testing.T) {
 		t.Fatalf("v2 ivl=300000 right=P: %d contracts", len(env.Response))
 	}
 }
+
+func TestAllExpirationsAndDateRanges(t *testing.T) {
+	s := small(t, nil)
+	var want int64
+	for _, e := range s.Expirations("SPXW", day0315) {
+		want += s.ExpectedRows(spx.EOD, "SPXW", day0315, e)
+	}
+	_, _, body := get(t, s.V3Handler(), "/v3/option/history/eod?symbol=SPXW&expiration=*&date=2024-03-15")
+	if _, rows := readCSV(t, body); int64(len(rows)) != want {
+		t.Fatalf("eod *: %d rows, want %d", len(rows), want)
+	}
+	_, _, body = get(t, s.V2Handler(), "/v2/bulk_hist/option/open_interest?root=SPXW&exp=0&start_date=20240315&end_date=20240315")
+	if n := int64(len(flatTicks(decodeV2(t, body)))); n != want {
+		t.Fatalf("v2 oi exp=0: %d rows, want %d", n, want)
+	}
+
+	// A week of one expiration: only the sessions it is quoted on.
+	exp := s.Expirations("SPXW", spx.NewDate(2024, 3, 11))[2]
+	want = 0
+	for d := spx.NewDate(2024, 3, 9); d <= spx.NewDate(2024, 3, 17); d++ {
+		want += s.ExpectedRows(spx.Quote, "SPXW", d, exp)
+	}
+	_, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240309&end_date=20240317")
+	_, rows := readCSV(t, body)
+	if int64(len(rows)) != want || want == 0 {
+		t.Fatalf("range: %d rows, want %d", len(rows), want)
+	}
+}

@@ -1,0 +1,87 @@
+package terminalsim_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spx-archive/spx/pkg/cli"
+)
+
+// syncBuffer is a bytes.Buffer safe for the command's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSimTerminalCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, []string{"sim-terminal", "--v3-addr", "127.0.0.1:0", "--v2-addr", "127.0.0.1:0",
+			"--seed", "3", "--max-expirations", "1", "--max-strikes", "2", "--fault-rate", "474=0"}, io.Discard, &stderr)
+	}()
+	re := regexp.MustCompile(`v3=(http://127\.0\.0\.1:\d+) v2=(http://127\.0\.0\.1:\d+)`)
+	var m []string
+	deadline := time.Now().Add(10 * time.Second)
+	for m = re.FindStringSubmatch(stderr.String()); m == nil; m = re.FindStringSubmatch(stderr.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening log line: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, u := range []string{m[1] + "/v3/terminal/mdds/status", m[2] + "/v2/system/mdds/status"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "CONNECTED" {
+			t.Fatalf("%s: %q", u, b)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit code %d: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sim-terminal did not stop when its context ended")
+	}
+}
+
+func TestSimTerminalUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim-terminal", "--tier", "gold"},
+		{"sim-terminal", "--fault-rate", "474"},
+		{"sim-terminal", "--reset-rate", "2"},
+		{"sim-terminal", "--v3-addr", "", "--v2-addr", ""},
+		{"sim-terminal", "extra"},
+	} {
+		var stderr bytes.Buffer
+		if code := cli.Main(context.Background(), args, io.Discard, &stderr); code != 2 {
+			t.Errorf("%v: exit code %d, want 2 (%s)", args, code, stderr.String())
+		}
+	}
+}
