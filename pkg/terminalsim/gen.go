@@ -497,15 +497,13 @@ func (g *gen) eod() {
 	v[2], v[5] = op, cl
 	v[3] = max(op, cl, a, b)
 	v[4] = min(op, cl, a, b)
-	vol := int64(1 + (c.h>>20)%int64u(1+int(3000*c.tradeP)))
+	vol := int64(1 + (c.h>>20)%uint64(1+3000*c.tradeP))
 	v[6], v[7] = vol, 1+vol/4
 	v[8], v[12] = int64(1+(c.h>>30)%150), int64(1+(c.h>>40)%150)
 	v[9], v[13] = 5, 5
 	v[10], v[14] = quoteCents(pClose)
 	v[11], v[15] = 50, 50
 }
-
-func int64u(n int) uint64 { return uint64(n) }
 
 func (g *gen) openInterest() {
 	s, c := g.seg, g.con

@@ -71,7 +71,6 @@ type Sim struct {
 	log    *slog.Logger
 	market *market
 	lim    *limiter
-	start  time.Time
 
 	mu           sync.Mutex
 	faults       Faults
@@ -112,7 +111,6 @@ func New(cfg Config) *Sim {
 		log:    log,
 		market: newMarket(cfg.Seed, cfg.MaxExpirations, cfg.MaxStrikes),
 		lim:    &limiter{limit: cfg.Concurrency, queue: cfg.QueueSize},
-		start:  time.Now(),
 		rnd:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		pages:  map[int64]*page{},
 		stats:  Stats{Requests: map[string]map[string]int64{}, RowsServed: map[string]int64{}},
