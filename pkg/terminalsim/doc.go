@@ -8,4 +8,19 @@
 // It exists for tests, benchmarks and demos. It must not talk to ThetaData,
 // read or write files, or hold a whole response in memory: bodies are
 // generated row by row while they stream.
+//
+// The market is a pure function of (seed, date): an index level near real
+// history with seeded noise, a per-minute random walk through the session
+// (pkg/calendar decides sessions and early closes), SPX AM monthlies and
+// LEAPS, SPXW weeklies/dailies/end-of-month/quarterlies by the dates each
+// series started, holidays moving an expiration to the previous session,
+// and a strike grid that widens away from the money and with time to
+// expiry. Prices are Black–Scholes with a skewed smile; bid/ask straddle
+// the fair price on 0.05/0.10 ticks, so put-call parity holds within the
+// spread. A realistic 2024 day has about 70 expirations and 7–9 million
+// greeks rows at 1m; Config.MaxExpirations/MaxStrikes shrink it for tests.
+//
+// Known simplifications: the v3 `tick` interval is served at 1m; v2 `rth`
+// is ignored (regular hours only); v3 `format=json` is {"response":[flat
+// rows]}; intraday windows finer than 23401 stamps a day answer 570.
 package terminalsim
