@@ -98,23 +98,32 @@ type contract struct {
 	v3CSV, v3JSON, v2CSV, v2Contract []byte
 }
 
-// segment is one (trade date, expiration) of a request: its contracts and
-// the per-stamp market values every contract shares.
+// segment is one (trade date, expiration) of a request. Sizing a request
+// needs only its stamps and strikes; the per-contract constants and the
+// per-stamp market values are built when the generator reaches the
+// segment and dropped when it leaves, so a request over many days and
+// expirations holds one segment's tables at a time.
 type segment struct {
+	m         *market
+	req       *histReq
 	root      string
 	date, exp spx.Date
 	day       *day
 	intraday  bool
-	cons      []contract
-	stamps    []int32
-	s, lnS    []float64
-	t, sqrtT  []float64
-	disc      []float64
-	ts        [][]byte // v3 ISO timestamps of the stamps
 	dateInt   int64
+	stamps    []int32
+	strikes   []float64
+	nCons     int
+
+	// Built by build, dropped by release.
+	cons     []contract
+	s, lnS   []float64
+	t, sqrtT []float64
+	disc     []float64
+	ts       [][]byte // v3 ISO timestamps of the stamps
 }
 
-func (g *segment) rows() int64 { return int64(len(g.cons)) * int64(len(g.stamps)) }
+func (g *segment) rows() int64 { return int64(g.nCons) * int64(len(g.stamps)) }
 
 // stampsFor lists the stamps of an intraday request on a session.
 func stampsFor(dd *day, r *histReq) []int32 {
@@ -129,7 +138,7 @@ func stampsFor(dd *day, r *histReq) []int32 {
 	return out
 }
 
-// segmentsFor builds the segments of a request. It never generates rows,
+// segmentsFor lists the segments of a request. It never generates rows,
 // so it is cheap enough to size a request before answering.
 func (m *market) segmentsFor(r *histReq) []*segment {
 	var segs []*segment
@@ -157,15 +166,30 @@ func (m *market) segmentsFor(r *histReq) []*segment {
 }
 
 func (m *market) segment(dd *day, r *histReq, exp spx.Date) *segment {
-	g := &segment{root: r.root, date: dd.date, exp: exp, day: dd, intraday: r.ds.Intraday(), dateInt: int64(dd.date.Int())}
+	g := &segment{m: m, req: r, root: r.root, date: dd.date, exp: exp, day: dd, intraday: r.ds.Intraday(), dateInt: int64(dd.date.Int())}
 	if g.intraday {
 		g.stamps = stampsFor(dd, r)
 	} else {
 		g.stamps = []int32{dd.session.CloseMsOfDay()}
 	}
-	if len(g.stamps) == 0 {
+	for _, k := range m.strikes(dd, exp) {
+		if r.strike == 0 || math.Abs(k-r.strike) < 1e-6 {
+			g.strikes = append(g.strikes, k)
+		}
+	}
+	g.nCons = len(g.strikes) * 2
+	if r.right != 0 {
+		g.nCons = len(g.strikes)
+	}
+	if g.rows() == 0 {
 		return nil
 	}
+	return g
+}
+
+// build computes the segment's contracts and per-stamp values.
+func (g *segment) build() {
+	dd, r, exp := g.day, g.req, g.exp
 	n := len(g.stamps)
 	g.s, g.lnS, g.t, g.sqrtT, g.disc = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 	g.ts = make([][]byte, n)
@@ -179,27 +203,26 @@ func (m *market) segment(dd *day, r *histReq, exp spx.Date) *segment {
 	}
 	s0 := dd.path[0]
 	t0 := yearsTo(r.root, dd.date, msOpen, exp)
-	for _, k := range m.strikes(dd, exp) {
-		if r.strike > 0 && math.Abs(k-r.strike) > 1e-6 {
-			continue
-		}
+	g.cons = make([]contract, 0, g.nCons)
+	for _, k := range g.strikes {
 		for _, right := range []byte{'C', 'P'} {
 			if r.right != 0 && r.right != right {
 				continue
 			}
 			c := contract{k: k, lnK: math.Log(k), tenths: int64(math.Round(k * 1000)), call: right == 'C'}
 			c.sigma = volOf(dd.atmVol, s0, k, t0)
-			c.h = hash(m.seed, 7, uint64(dd.date), uint64(exp), uint64(c.tenths), uint64(right), uint64(len(r.root)))
+			c.h = hash(g.m.seed, 7, uint64(dd.date), uint64(exp), uint64(c.tenths), uint64(right), uint64(len(r.root)))
 			c.placeholder = unit(mix(c.h)) < 0.03
 			c.tradeP = 0.05 + 0.6*math.Exp(-20*math.Abs(math.Log(k/s0)))
 			c.v3CSV, c.v3JSON, c.v2CSV, c.v2Contract = contractPrefixes(r.root, exp, c.tenths, right)
 			g.cons = append(g.cons, c)
 		}
 	}
-	if len(g.cons) == 0 {
-		return nil
-	}
-	return g
+}
+
+// release drops what build made.
+func (g *segment) release() {
+	g.cons, g.s, g.lnS, g.t, g.sqrtT, g.disc, g.ts = nil, nil, nil, nil, nil, nil, nil
 }
 
 func contractPrefixes(root string, exp spx.Date, tenths int64, right byte) (v3CSV, v3JSON, v2CSV, v2Contract []byte) {
@@ -292,9 +315,13 @@ func (g *gen) seek(off int64) {
 func (g *gen) next() bool {
 	for g.si < len(g.segs) {
 		s := g.segs[g.si]
-		if g.ci >= len(s.cons) {
+		if g.ci >= s.nCons {
+			s.release()
 			g.si, g.ci, g.ti = g.si+1, 0, 0
 			continue
+		}
+		if s.cons == nil {
+			s.build()
 		}
 		if g.ti >= len(s.stamps) {
 			g.ci, g.ti = g.ci+1, 0
