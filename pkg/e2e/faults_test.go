@@ -177,4 +177,11 @@ func TestMonitoringShowsPending(t *testing.T) {
 	if pending != res.Jobs {
 		t.Fatalf("/jsz shows %d pending on fetchers, want %d", pending, res.Jobs)
 	}
+	depth, err := pipeline.QueueDepth(ctx, e.p.Server.ClientURL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if depth[0].Stage != "fetch" || depth[0].Pending != uint64(res.Jobs) || depth[1].Pending != 0 {
+		t.Fatalf("queue depth %+v, want %d pending fetches", depth, res.Jobs)
+	}
 }
