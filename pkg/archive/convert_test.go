@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/spx-archive/spx/pkg/spx"
 )
@@ -504,4 +505,38 @@ func TestTwoRootsSortByStrikeRightRoot(t *testing.T) {
 		t.Fatalf("contracts %d, want 12", fi.Contracts)
 	}
 	checkRows(t, path, want)
+}
+
+func TestRowGroupBounds(t *testing.T) {
+	rows := genGreeks("SPXW", spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15), 10, 391, 16)
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want int // row groups
+	}{
+		{"by rows", Options{RowGroupRows: 1000, BatchRows: 300}, (len(rows) + 999) / 1000},
+		{"by bytes", Options{RowGroupBytes: 1, BatchRows: 2000}, (len(rows) + 1999) / 2000},
+		{"one", Options{}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, _ := convertFile(t, ndjson(rows), tc.o)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rdr, err := file.NewParquetReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdr.Close()
+			if got := rdr.NumRowGroups(); got != tc.want {
+				t.Fatalf("%d row groups, want %d", got, tc.want)
+			}
+			checkRows(t, path, rows)
+			if err := VerifyFile(context.Background(), path, int64(len(rows)), ""); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

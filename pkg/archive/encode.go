@@ -197,13 +197,30 @@ func (e *encoder) writeBatch(ctx context.Context, rec arrow.RecordBatch) error {
 		off += k
 		e.rgRows += k
 		e.rows += k
-		if e.rgRows >= int64(e.o.RowGroupRows) || e.rgw.TotalCompressedBytes() >= e.o.RowGroupBytes {
+		if e.rgRows >= int64(e.o.RowGroupRows) || e.rowGroupBytes() >= e.o.RowGroupBytes {
 			if err := e.flushRowGroup(); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// rowGroupBytes estimates the current row group's size: compressed pages
+// so far plus the values buffered for the next page (uncompressed, so the
+// estimate errs on the large side).
+func (e *encoder) rowGroupBytes() int64 {
+	n := e.rgw.TotalCompressedBytes()
+	for i := range e.schema.NumFields() {
+		cw, err := e.rgw.Column(i)
+		if err != nil {
+			continue
+		}
+		if b, ok := cw.(interface{ EstimatedBufferedValueBytes() int64 }); ok {
+			n += b.EstimatedBufferedValueBytes()
+		}
+	}
+	return n
 }
 
 func (e *encoder) flushRowGroup() error {
