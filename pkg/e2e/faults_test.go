@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,35 @@ func TestMonitoringShowsPending(t *testing.T) {
 	}
 	if depth[0].Stage != "fetch" || depth[0].Pending != uint64(res.Jobs) || depth[1].Pending != 0 {
 		t.Fatalf("queue depth %+v, want %d pending fetches", depth, res.Jobs)
+	}
+}
+
+// The terminal answers 570 to a whole expiration; the fetcher splits the
+// request into calls and puts and stages both in one object.
+func TestLargeRequestIsSplitByRight(t *testing.T) {
+	sim := small
+	sim.LargeRequestRows = 400 // one expiration: 4 strikes x 2 rights x 79 five-minute bars = 632 rows
+	e := start(t, envOptions{api: "v3", sim: sim})
+	ctx := context.Background()
+	if _, err := e.client.Enqueue(ctx, coordinator.EnqueueRequest{Dates: days[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.waitDays(t, days[:1])[0]
+	if p.Day.Status != spx.DaySuccess {
+		t.Fatalf("day %s (%v)", p.Day.Status, p.Errors)
+	}
+	jobs, _ := e.store.JobsForDate(ctx, days[0])
+	for _, j := range jobs {
+		// ExpectedRows counts one-minute bars (391 a contract); the test runs at five minutes (79).
+		want := e.sim.ExpectedRows(j.Key.Dataset, j.Key.Root, j.Key.Date, j.Key.Expiration) / 391 * 79
+		if j.Rows != want || want <= int64(sim.LargeRequestRows) {
+			t.Errorf("%s: %d rows, the terminal has %d (limit %d)", j.Key, j.Rows, want, sim.LargeRequestRows)
+		}
+		if got := parquetRows(t, filepath.Join(e.cfg.OutputDir, j.Key.RelPath())); got != want {
+			t.Errorf("%s: %d rows in Parquet, want %d", j.Key, got, want)
+		}
+	}
+	if n := e.sim.Stats().Requests["/v3/option/history/greeks/first_order"]["570"]; n == 0 {
+		t.Errorf("the terminal never answered 570: %v", e.sim.Stats().Requests)
 	}
 }
