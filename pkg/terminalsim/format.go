@@ -20,9 +20,18 @@ func appendFixed(dst []byte, v int64, dec int, trim bool) []byte {
 	if dec == 0 {
 		return appendUint(dst, uint64(v))
 	}
-	p := pow10[dec]
-	dst = appendUint(dst, uint64(v/p))
-	f := v % p
+	var ip, f int64
+	switch dec { // constant divisors for the common cases
+	case 2:
+		ip, f = v/100, v%100
+	case 3:
+		ip, f = v/1000, v%1000
+	case 4:
+		ip, f = v/10000, v%10000
+	default:
+		ip, f = v/pow10[dec], v%pow10[dec]
+	}
+	dst = appendUint(dst, uint64(ip))
 	if trim {
 		if f == 0 {
 			return dst
@@ -32,11 +41,13 @@ func appendFixed(dst []byte, v int64, dec int, trim bool) []byte {
 			dec--
 		}
 	}
-	dst = append(dst, '.')
-	for d := dec - 1; d >= 0; d-- {
-		dst = append(dst, byte('0'+f/pow10[d]%10))
+	var buf [8]byte
+	buf[0] = '.'
+	for d := dec; d > 0; d-- { // constant divisors: no hardware divide
+		buf[d] = byte('0' + f%10)
+		f /= 10
 	}
-	return dst
+	return append(dst, buf[:dec+1]...)
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
