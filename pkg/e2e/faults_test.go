@@ -216,3 +216,22 @@ func TestLargeRequestIsSplitByRight(t *testing.T) {
 		t.Errorf("the terminal never answered 570: %v", e.sim.Stats().Requests)
 	}
 }
+
+func TestControlAPIConfig(t *testing.T) {
+	e := start(t, envOptions{api: "v3", sim: small, noWorkers: true})
+	ctx := context.Background()
+	if err := e.client.ConfigSet(ctx, "processing.roots", "SPXW"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client.ConfigGet(ctx)
+	if err != nil || got["processing.roots"] != "SPXW" {
+		t.Fatalf("config get: %v %v", got, err)
+	}
+	if err := e.client.ConfigSet(ctx, "processing.rots", "SPXW"); err == nil || !strings.Contains(err.Error(), "processing.roots") {
+		t.Fatalf("a misspelt key: err %v, want a hint naming processing.roots", err)
+	}
+	st, err := e.client.Status(ctx)
+	if err != nil || len(st.Depth) != 2 {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+}

@@ -231,6 +231,10 @@ type Archive struct {
 func (a Archive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string) (writer.File, error) {
 	fi, err := archive.WriteFile(ctx, ds, in, path, archive.Options{TempDir: a.TempDir})
 	if err != nil {
+		var le *archive.LineError
+		if errors.As(err, &le) {
+			return writer.File{}, &detailError{err: err, detail: fmt.Sprintf("line %d: %s", le.Line, le.Text)}
+		}
 		return writer.File{}, err
 	}
 	return writer.File{Rows: fi.Rows, Bytes: fi.Bytes, SHA256: fi.SHA256}, nil
@@ -253,3 +257,13 @@ var (
 	_ writer.Archive         = Archive{}
 	_ coordinator.Manifester = Manifests{}
 )
+
+// detailError carries a sample of offending input for the error log.
+type detailError struct {
+	err    error
+	detail string
+}
+
+func (e *detailError) Error() string  { return e.err.Error() }
+func (e *detailError) Unwrap() error  { return e.err }
+func (e *detailError) Detail() string { return e.detail }
