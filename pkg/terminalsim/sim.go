@@ -44,7 +44,9 @@ type Config struct {
 }
 
 // Faults are injected failures. Rates are probabilities per history
-// request.
+// request; ErrorRate applies to a request's first answer (a v2 page
+// continuation is never refused with an injected code), the body faults
+// to every page.
 type Faults struct {
 	ErrorRate    map[int]float64 // status code → probability, e.g. 474: 0.05
 	Disconnect   time.Duration   // a 474 burst starting now; health says DISCONNECTED meanwhile
@@ -59,7 +61,7 @@ type Faults struct {
 type Stats struct {
 	Requests        map[string]map[string]int64 `json:"requests"`          // endpoint path → status → count
 	RowsServedTotal int64                       `json:"rows_served_total"` // history rows sent, partial bodies included
-	RowsServed      map[string]int64            `json:"rows_served"`       // job key → rows of the last complete response
+	RowsServed      map[string]int64            `json:"rows_served"`       // job key → rows of the last complete response (all pages); one-date, one-expiration requests only
 	MaxConcurrent   int                         `json:"max_concurrent"`    // most history/list requests served at once
 	InFlight        int                         `json:"in_flight"`
 	Queued          int                         `json:"queued"` // requests waiting for a slot now
