@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,12 +78,37 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 	}
 	defer cleanup()
 
-	p, err := planInput(ctx, ds, src, size, o.Parallelism)
-	if err != nil {
-		return Result{}, err
+	// Fast path: stream the input straight through, checking the order as
+	// it goes. Most inputs are sorted; if this one is not, and the output
+	// can be rewound, start over on the planned path.
+	if reset := outputReset(out); reset != nil {
+		res, err := convertPlanned(ctx, ds, src, size, out, o, true)
+		if !errors.Is(err, errUnsorted) {
+			return res, err
+		}
+		if err := reset(); err != nil {
+			return Result{}, fmt.Errorf("rewinding output for a sorted rewrite: %w", err)
+		}
 	}
-	if p.rows == 0 {
-		return Result{}, ErrNoRows
+	return convertPlanned(ctx, ds, src, size, out, o, false)
+}
+
+// errUnsorted stops the streaming fast path at the first row out of order.
+var errUnsorted = errors.New("input is not in (strike, right, timestamp) order")
+
+// convertPlanned writes src to out. Streaming (optimistic) goes straight
+// through and fails with errUnsorted at the first row out of order;
+// otherwise a planning pass finds the order first.
+func convertPlanned(ctx context.Context, ds spx.Dataset, src io.ReaderAt, size int64, out io.Writer, o Options, streaming bool) (Result, error) {
+	p := &plan{bytes: size, rows: -1, sorted: true, check: true, segments: []segment{{off: 0, end: size, firstLine: 1}}}
+	if !streaming {
+		var err error
+		if p, err = planInput(ctx, ds, src, size, o.Parallelism); err != nil {
+			return Result{}, err
+		}
+		if p.rows == 0 {
+			return Result{}, ErrNoRows
+		}
 	}
 	// The Parquet writer closes an io.Closer it writes to; out is the
 	// caller's to close.
@@ -90,7 +116,11 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 	if err != nil {
 		return Result{}, err
 	}
-	if err := pipeline(ctx, ds, src, p, enc, o); err != nil {
+	res, err := pipeline(ctx, ds, src, p, enc, o)
+	if err == nil && res.Rows == 0 {
+		err = ErrNoRows
+	}
+	if err != nil {
 		enc.abort()
 		return Result{}, err
 	}
@@ -98,10 +128,39 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 		enc.abort()
 		return Result{}, err
 	}
-	if enc.rows != p.rows {
-		return Result{}, fmt.Errorf("converting: wrote %d rows but the input has %d (a bug in spx: report it)", enc.rows, p.rows)
+	if !streaming {
+		if enc.rows != p.rows {
+			return Result{}, fmt.Errorf("converting: wrote %d rows but the input has %d (a bug in spx: report it)", enc.rows, p.rows)
+		}
+		res = Result{Rows: p.rows, Contracts: int64(len(p.contracts))}
 	}
-	return Result{Rows: p.rows, Contracts: int64(len(p.contracts))}, nil
+	return res, nil
+}
+
+// outputReset returns how to rewind out to where it started, or nil if it
+// cannot be rewound.
+func outputReset(out io.Writer) func() error {
+	switch w := out.(type) {
+	case interface{ resetOutput() error }:
+		return w.resetOutput
+	case *os.File:
+		st, err := w.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return nil
+		}
+		start, err := w.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil
+		}
+		return func() error {
+			if err := w.Truncate(start); err != nil {
+				return err
+			}
+			_, err := w.Seek(start, io.SeekStart)
+			return err
+		}
+	}
+	return nil
 }
 
 // randomAccess gives positional access to in, spilling it to a temp file if
@@ -167,15 +226,28 @@ type chunk struct {
 type chunkResult struct {
 	rec arrow.RecordBatch
 	err error
+	chunkOrder
+}
+
+// chunkOrder is what the streaming path needs to check a chunk's order.
+type chunkOrder struct {
+	sorted      bool
+	first, last rowKey
+	changes     int64 // contract changes inside the chunk
 }
 
 // pipeline reads the planned segments into chunks, decodes chunks in
 // parallel and encodes the records in order.
-func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc *encoder, o Options) error {
+func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc *encoder, o Options) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	avg := max(p.bytes/max(p.rows, 1), 64)
+	avg := int64(64)
+	if p.rows > 0 {
+		avg = max(p.bytes/p.rows, avg)
+	} else {
+		avg = max(sampleLineLength(src, p.bytes), avg)
+	}
 	// A chunk is about BatchRows lines, but at most maxChunk bytes: raw
 	// text is the largest thing in flight, and Parallelism+2 chunks are.
 	target := min(max(int(avg)*o.BatchRows, 2*maxLine), maxChunk)
@@ -216,21 +288,43 @@ func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc
 					c.res <- chunkResult{err: err}
 					continue
 				}
-				rec, err := d.decodeChunk(c, s, o.Allocator)
+				rec, ord, err := d.decodeChunk(c, s, o.Allocator, p.check)
 				select {
 				case free <- c.data[:0]:
 				default:
 				}
-				c.res <- chunkResult{rec: rec, err: err}
+				c.res <- chunkResult{rec: rec, err: err, chunkOrder: ord}
 			}
 		}()
 	}
 
 	var firstErr error
+	var res Result
+	var last rowKey
 	for c := range ordered {
 		r := <-c.res
 		if firstErr == nil && r.err == nil && r.rec != nil {
-			r.err = enc.write(ctx, r.rec)
+			if p.check {
+				switch {
+				case !r.sorted:
+					r.err = errUnsorted
+				case res.Rows == 0:
+					res.Contracts = 1 + r.changes
+				default:
+					cmp := r.first.contract.compare(last.contract)
+					if cmp < 0 || (cmp == 0 && r.first.ts < last.ts) {
+						r.err = errUnsorted
+					} else if cmp > 0 {
+						res.Contracts++
+					}
+					res.Contracts += r.changes
+				}
+				last = r.last
+			}
+			res.Rows += r.rec.NumRows()
+			if r.err == nil {
+				r.err = enc.write(ctx, r.rec)
+			}
 		}
 		if r.rec != nil {
 			r.rec.Release()
@@ -242,12 +336,24 @@ func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return firstErr
+		return Result{}, firstErr
 	}
 	if prodErr != nil {
-		return prodErr
+		return Result{}, prodErr
 	}
-	return ctx.Err()
+	return res, ctx.Err()
+}
+
+// sampleLineLength estimates the average line length from the input's
+// first 256 KiB.
+func sampleLineLength(src io.ReaderAt, size int64) int64 {
+	buf := make([]byte, min(size, 256<<10))
+	n, _ := src.ReadAt(buf, 0)
+	lines := int64(bytes.Count(buf[:n], []byte{'\n'}))
+	if lines == 0 {
+		return int64(n)
+	}
+	return int64(n) / lines
 }
 
 // produce cuts the planned segments into chunks of about target bytes and
@@ -391,8 +497,9 @@ func gatherLines(d *decoder, scratch *batch, src io.ReaderAt, runs []run) ([]num
 	return out, nil
 }
 
-// decodeChunk decodes every line of c into one record.
-func (d *decoder) decodeChunk(c *chunk, s *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
+// decodeChunk decodes every line of c into one record; with check it also
+// reports the rows' order.
+func (d *decoder) decodeChunk(c *chunk, s *arrow.Schema, mem memory.Allocator, check bool) (arrow.RecordBatch, chunkOrder, error) {
 	capacity := bytes.Count(c.data, []byte{'\n'})
 	b := newBatch(mem, d.cols, capacity)
 	defer b.release()
@@ -411,12 +518,42 @@ func (d *decoder) decodeChunk(c *chunk, s *arrow.Schema, mem memory.Allocator) (
 			continue
 		}
 		if reason := d.decodeLine(ln); reason != "" {
-			return nil, newLineError(line, ln, reason)
+			return nil, chunkOrder{}, newLineError(line, ln, reason)
 		}
 	}
 	d.b = nil
 	if b.n == 0 {
-		return nil, nil // only blank lines
+		return nil, chunkOrder{}, nil // only blank lines
 	}
-	return b.record(s, d.cols), nil
+	var ord chunkOrder
+	if check {
+		ord = b.order()
+	}
+	return b.record(s, d.cols), ord, nil
+}
+
+// order checks that the batch's rows are in output order.
+func (b *batch) order() chunkOrder {
+	key := func(i int) rowKey {
+		return rowKey{
+			contract: contractKey{strike: b.strk[i], right: b.right[i], root: b.root[i], exp: spx.Date(b.exp[i])},
+			ts:       sortTime(spx.Date(b.date[i]), b.i32[0][i]),
+		}
+	}
+	ord := chunkOrder{sorted: true, first: key(0)}
+	prev := ord.first
+	for i := 1; i < b.n; i++ {
+		k := key(i)
+		cmp := k.contract.compare(prev.contract)
+		if cmp < 0 || (cmp == 0 && k.ts < prev.ts) {
+			ord.sorted = false
+			return ord
+		}
+		if cmp > 0 {
+			ord.changes++
+		}
+		prev = k
+	}
+	ord.last = prev
+	return ord
 }

@@ -401,17 +401,28 @@ func TestCheckedAllocator(t *testing.T) {
 		if mode == "rows" {
 			data = ndjson(shuffled(genGreeks("SPXW", spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15), 20, 391, 8), "rows", 3))
 		}
-		var out bytes.Buffer
-		res, err := Convert(context.Background(), spx.Greeks, bytes.NewReader(data), &out, Options{Allocator: mem, BatchRows: 3000, RowGroupRows: 5000})
+		// A file output takes the streaming path first (and for unsorted
+		// input rewinds and plans); a buffer takes the planned path.
+		out, err := os.Create(filepath.Join(t.TempDir(), "out.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		res, err := Convert(context.Background(), spx.Greeks, bytes.NewReader(data), out, Options{Allocator: mem, BatchRows: 3000, RowGroupRows: 5000})
 		if err != nil || res.Rows != 20*2*391 {
 			t.Fatalf("%v, %+v", err, res)
 		}
 		mem.AssertSize(t, 0)
 		// A bad line found while decoding (not planning) must release too.
 		bad := bytes.Replace(data, []byte(`"bid":`), []byte(`"bid":1,"bid":`), 1)
-		_, err = Convert(context.Background(), spx.Greeks, bytes.NewReader(bad), &out, Options{Allocator: mem})
+		_, err = Convert(context.Background(), spx.Greeks, bytes.NewReader(bad), out, Options{Allocator: mem})
 		if err == nil {
 			t.Fatal("no error for a duplicate field")
+		}
+		mem.AssertSize(t, 0)
+		var buf bytes.Buffer
+		if _, err := Convert(context.Background(), spx.Greeks, bytes.NewReader(data), &buf, Options{Allocator: mem}); err != nil {
+			t.Fatal(err)
 		}
 		mem.AssertSize(t, 0)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,12 +84,12 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 	// The digest is taken of the bytes as they are written, which are the
 	// final file's bytes, instead of reading the file back.
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	bw := &hashedFile{f: f, h: h, w: bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)}
 	res, err := Convert(ctx, ds, in, bw, o)
 	if err != nil {
 		return FileInfo{}, fmt.Errorf("converting to %s: %w", path, err)
 	}
-	if err := bw.Flush(); err != nil {
+	if err := bw.w.Flush(); err != nil {
 		return FileInfo{}, fmt.Errorf("writing %s: %w", tmp, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -115,6 +116,26 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 		}
 	}
 	return FileInfo{Path: path, Rows: res.Rows, Contracts: res.Contracts, Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// hashedFile is WriteFile's output: buffered, hashed, and rewindable so
+// Convert can restart when its streaming fast path finds unsorted input.
+type hashedFile struct {
+	f *os.File
+	h hash.Hash
+	w *bufio.Writer
+}
+
+func (hf *hashedFile) Write(p []byte) (int, error) { return hf.w.Write(p) }
+
+func (hf *hashedFile) resetOutput() error {
+	hf.h.Reset()
+	hf.w.Reset(io.MultiWriter(hf.f, hf.h))
+	if err := hf.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := hf.f.Seek(0, io.SeekStart)
+	return err
 }
 
 func fsync(f *os.File, o Options) error {

@@ -37,7 +37,8 @@ type segment struct {
 
 // plan is the result of the planning pass.
 type plan struct {
-	rows      int64
+	rows      int64 // -1 when streaming (not known in advance)
+	check     bool  // streaming: check the order while decoding
 	bytes     int64
 	contracts []contractKey
 	sorted    bool
