@@ -239,3 +239,9 @@ func ColumnSizes(ctx context.Context, db *sql.DB, path string) ([]ColumnSize, er
 	}
 	return out, nil
 }
+
+// ConvertCSVSQL is the naive peer's conversion: every CSV file matching
+// glob, types auto-detected, into one zstd Parquet file.
+func ConvertCSVSQL(glob, out string) string {
+	return fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, union_by_name = true)) TO %s (FORMAT parquet, COMPRESSION zstd)", quote(glob), quote(out))
+}

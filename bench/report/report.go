@@ -74,7 +74,7 @@ func Table(w io.Writer, ms []Measurement, baselines []string) {
 			fmt.Sprintf("%d", m.Rows),
 			fmt.Sprintf("%.2f", m.Wall.Seconds()),
 			fmt.Sprintf("%.2fM", m.RowsPerSec()/1e6),
-			fmt.Sprintf("%.0f", m.MBPerSec()),
+			mbps(m),
 			fmt.Sprintf("%.2f", m.CPU.Seconds()),
 			fmt.Sprintf("%.0f", float64(m.PeakRSS)/MiB),
 			fmt.Sprintf("%.1f", float64(m.OutputBytes)/MiB),
@@ -91,6 +91,13 @@ func Table(w io.Writer, ms []Measurement, baselines []string) {
 		}
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
+}
+
+func mbps(m Measurement) string {
+	if m.InputBytes <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", m.MBPerSec())
 }
 
 // SpeedRatio is baseline wall time / subject wall time: above 1 means the

@@ -27,23 +27,26 @@ import (
 
 // config is the parsed command line.
 type config struct {
-	rows        int64
-	expirations int
-	memSmall    int64
-	memLarge    int64
-	runs        int
-	threads     []int
-	dir         string
-	keep        bool
-	spxBin      string
-	repo        string
-	cpuProfile  string
-	spxEnv      []string
-	strict      bool
-	e2e         bool
-	fetcher     bool
-	quick       bool
-	args        []string // as given, for the report
+	rows           int64
+	expirations    int
+	memSmall       int64
+	memLarge       int64
+	runs           int
+	threads        []int
+	dir            string
+	keep           bool
+	spxBin         string
+	repo           string
+	cpuProfile     string
+	spxEnv         []string
+	strict         bool
+	e2e            bool
+	fetcher        bool
+	writer         bool
+	e2eDate        string
+	e2eConcurrency int
+	quick          bool
+	args           []string // as given, for the report
 }
 
 const (
@@ -106,7 +109,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
-	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark (not built yet: a hook)")
+	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark: a simulated day through spx process vs curl + DuckDB")
+	fs.StringVar(&cfg.e2eDate, "e2e-date", "2024-03-15", "trade date of the end-to-end benchmark")
+	fs.IntVar(&cfg.e2eConcurrency, "e2e-concurrency", 4, "terminal concurrency of the end-to-end benchmark (spx and curl alike)")
+	fs.BoolVar(&cfg.writer, "writer", true, "run the writer-stage benchmark (-writer=false with -e2e runs only the end-to-end one)")
 	fs.BoolVar(&cfg.fetcher, "fetcher", false, "also run the fetcher streaming benchmark (not built yet: a hook)")
 	fs.BoolVar(&cfg.quick, "quick", false, "fast check: 1M-row day, 250k vs 1M flat-memory test")
 	if err := fs.Parse(args); err != nil {
@@ -127,6 +133,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if !set["mem-large"] {
 			cfg.memLarge = 1_000_000
 		}
+	}
+	if cfg.e2eConcurrency <= 0 {
+		return cfg, fmt.Errorf("-e2e-concurrency must be positive")
+	}
+	if !cfg.writer && !cfg.e2e {
+		return cfg, fmt.Errorf("-writer=false leaves nothing to run: add -e2e")
 	}
 	if cfg.rows <= 0 || cfg.runs <= 0 || cfg.memSmall < 0 || (cfg.memSmall > 0 && cfg.memLarge <= cfg.memSmall) {
 		return cfg, fmt.Errorf("-rows and -runs must be positive and -mem-large larger than -mem-small")
@@ -169,7 +181,10 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	} else {
 		defer os.RemoveAll(work)
 	}
-	need := (max(cfg.rows, cfg.memLarge)*bytesPerRow)*13/10 + 512<<20
+	need := int64(1 << 30) // the end-to-end day
+	if cfg.writer {
+		need += (max(cfg.rows, cfg.memLarge)*bytesPerRow)*13/10 + 512<<20
+	}
 	if free, err := freeBytes(work); err == nil && free < need {
 		return false, fmt.Errorf("only %d MiB free in %s, the run needs about %d MiB: free space or pass -dir", free>>20, work, need>>20)
 	}
@@ -186,19 +201,92 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		}
 	}
 
-	// The day.
+	duckVersion := "?"
+	if db, err := duck.Open(ctx, 1); err == nil {
+		_ = db.QueryRowContext(ctx, "SELECT library_version FROM pragma_version()").Scan(&duckVersion)
+		db.Close()
+	}
+
+	var ws writerStage
+	if cfg.writer {
+		if ws, err = runWriterStage(ctx, cfg, spxBin, self, work, logf); err != nil {
+			return false, err
+		}
+	}
+	var e2eRows []report.Measurement
+	e2eVerdict := hookE2E(ctx, cfg)
+	if cfg.e2e {
+		e2eRows, e2eVerdict = runE2E(ctx, cfg, spxBin, self, work, logf)
+	}
+
+	// Report.
+	w := stdout
+	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintln(w, machine(ctx, duckVersion))
+	fmt.Fprintf(w, "Load average at the end (other work on the machine skews times): %s\n\n", loadAvg())
+	fmt.Fprintf(w, "Command: `spxbench %s`; spx: %s\n\n", strings.Join(cfg.args, " "), revision(ctx, cfg))
+	var vs []report.Verdict
+	if cfg.writer {
+		ws.write(w, cfg)
+		var base report.Measurement
+		if len(ws.ms) > 1 {
+			base = ws.ms[1]
+		} else {
+			base = report.Measurement{Name: "DuckDB", Err: errors.New("no DuckDB baseline run")}
+		}
+		vs = report.Judge(report.IssueLimits, ws.ms[0], base, ws.small, ws.large)
+	} else {
+		for _, t := range []string{"1 writer speed", "2 output size", "3a converter peak RSS (day)", "3b flat memory"} {
+			vs = append(vs, report.Verdict{Target: t, Got: "-writer=false", Status: "SKIP"})
+		}
+	}
+	if len(e2eRows) > 0 {
+		fmt.Fprintf(w, "### End to end\n\nA simulated day (`spx sim-terminal`, v3, concurrency %d) through `spx process` (embedded NATS, every role in one process) and through the naive peer: one contracts list, curl ×%d into CSV files, one DuckDB COPY (2 threads, types auto-detected) into one Parquet file. Peak RSS of the peer is DuckDB's.\n\n",
+			cfg.e2eConcurrency, cfg.e2eConcurrency)
+		report.Table(w, e2eRows, []string{"curl + duckdb"})
+		fmt.Fprintln(w)
+	}
+	vs = append(vs, e2eVerdict, hookFetcher(ctx, cfg))
+	fmt.Fprintln(w, "### Targets")
+	fmt.Fprintln(w)
+	report.Verdicts(w, vs)
+	fmt.Fprintln(w)
+	if cfg.writer && !ws.gateOK {
+		return true, fmt.Errorf("correctness gate failed: %s", ws.gate)
+	}
+	return report.Failed(vs), nil
+}
+
+// writerStage holds the writer-stage results.
+type writerStage struct {
+	ms           []report.Measurement
+	small, large report.Measurement
+	dayInput     string
+	day          gen.Stats
+	exps         int
+	gate         string
+	gateOK       bool
+	sizes        [2][]duck.ColumnSize
+	threads      []int
+}
+
+// runWriterStage generates the day, runs spx convert and the DuckDB
+// baselines on it, runs the flat-memory test and the correctness gate.
+func runWriterStage(ctx context.Context, cfg config, spxBin, self, work string, logf func(string, ...any)) (writerStage, error) {
+	ws := writerStage{threads: cfg.threads, gate: "not run", gateOK: true}
 	day := filepath.Join(work, "day.ndjson")
-	exps := cfg.expirations
-	if exps <= 0 {
-		exps = int(max(1, cfg.rows/250_000))
+	ws.exps = cfg.expirations
+	if ws.exps <= 0 {
+		ws.exps = int(max(1, cfg.rows/250_000))
 	}
-	logf("generating %d rows over %d expirations", cfg.rows, exps)
-	dst, err := generate(ctx, day, gen.Config{Rows: cfg.rows, Expirations: exps, Seed: 1})
+	logf("generating %d rows over %d expirations", cfg.rows, ws.exps)
+	dst, err := generate(ctx, day, gen.Config{Rows: cfg.rows, Expirations: ws.exps, Seed: 1})
 	if err != nil {
-		return false, err
+		return ws, err
 	}
+	ws.day = dst
 	logf("generated %d rows, %d contracts, %.0f MiB", dst.Rows, dst.Contracts, float64(dst.Bytes)/report.MiB)
-	dayInput := fmt.Sprintf("day %s", humanRows(dst.Rows))
+	ws.dayInput = fmt.Sprintf("day %s", humanRows(dst.Rows))
 
 	spxSubject := subject{name: "spx convert", env: cfg.spxEnv, out: "spx.parquet", args: func(in, out string) (string, []string) {
 		return spxBin, []string{"convert", "--dataset", "greeks", in, out}
@@ -209,17 +297,16 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 			return self, []string{childCommand, "-threads", strconv.Itoa(n), in, out}
 		}})
 	}
-	var ms []report.Measurement
 	for i, s := range subjects {
 		env := slices.Clone(s.env)
 		if i == 0 && cfg.cpuProfile != "" {
 			env = append(env, "SPX_CPUPROFILE="+cfg.cpuProfile)
 		}
-		logf("%s: running %s (%d run(s))", dayInput, s.name, cfg.runs)
+		logf("%s: running %s (%d run(s))", ws.dayInput, s.name, cfg.runs)
 		m := measure(ctx, s, env, day, filepath.Join(work, s.out), dst, cfg.runs)
-		m.Input = dayInput
+		m.Input = ws.dayInput
 		logResult(logf, m)
-		ms = append(ms, m)
+		ws.ms = append(ws.ms, m)
 	}
 	if err := os.Remove(day); err != nil {
 		logf("removing %s: %v", day, err)
@@ -228,24 +315,23 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	// Flat memory: one small and one large single expiration (the unit the
 	// pipeline writes) through spx, and through the first DuckDB baseline
 	// for size and speed on the same file.
-	var small, large report.Measurement
 	if cfg.memSmall > 0 {
 		for _, mm := range []struct {
 			rows int64
 			dst  *report.Measurement
-		}{{cfg.memSmall, &small}, {cfg.memLarge, &large}} {
+		}{{cfg.memSmall, &ws.small}, {cfg.memLarge, &ws.large}} {
 			in := filepath.Join(work, fmt.Sprintf("exp-%d.ndjson", mm.rows))
 			logf("flat-memory test: generating one expiration of %d rows", mm.rows)
 			st, err := generate(ctx, in, gen.Config{Rows: mm.rows, Expirations: 1, Seed: 2})
 			if err != nil {
-				return false, err
+				return ws, err
 			}
 			input := fmt.Sprintf("1 expiration %s", humanRows(st.Rows))
 			for i, s := range subjects[:min(2, len(subjects))] {
 				m := measure(ctx, s, s.env, in, filepath.Join(work, "exp.parquet"), st, 1)
 				m.Input = input
 				logResult(logf, m)
-				ms = append(ms, m)
+				ws.ms = append(ws.ms, m)
 				if i == 0 {
 					*mm.dst = m
 				}
@@ -255,68 +341,46 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 	}
 
 	// Correctness gate: spx's file against the first DuckDB baseline.
-	gate := "not run"
-	gateOK := true
-	duckVersion := "?"
-	var sizes [2][]duck.ColumnSize
-	if db, err := duck.Open(ctx, 2); err != nil {
-		gate, gateOK = err.Error(), false
-	} else {
-		defer db.Close()
-		_ = db.QueryRowContext(ctx, "SELECT library_version FROM pragma_version()").Scan(&duckVersion)
-		if len(ms) > 1 && ms[0].Err == nil && ms[1].Err == nil {
-			logf("correctness gate: reading both Parquet files back")
-			spxFile, baseFile := filepath.Join(work, subjects[0].out), filepath.Join(work, subjects[1].out)
-			gate, gateOK = correctness(ctx, db, spxFile, baseFile)
-			for i, f := range []string{spxFile, baseFile} {
-				if sizes[i], err = duck.ColumnSizes(ctx, db, f); err != nil {
-					logf("column sizes: %v", err)
-				}
-			}
-		} else {
-			gate = "not run: a converter failed"
-		}
+	db, err := duck.Open(ctx, 2)
+	if err != nil {
+		ws.gate, ws.gateOK = err.Error(), false
+		return ws, nil
 	}
+	defer db.Close()
+	if len(ws.ms) > 1 && ws.ms[0].Err == nil && ws.ms[1].Err == nil {
+		logf("correctness gate: reading both Parquet files back")
+		spxFile, baseFile := filepath.Join(work, subjects[0].out), filepath.Join(work, subjects[1].out)
+		ws.gate, ws.gateOK = correctness(ctx, db, spxFile, baseFile)
+		for i, f := range []string{spxFile, baseFile} {
+			if ws.sizes[i], err = duck.ColumnSizes(ctx, db, f); err != nil {
+				logf("column sizes: %v", err)
+			}
+		}
+	} else {
+		ws.gate = "not run: a converter failed"
+	}
+	return ws, nil
+}
 
-	// Report.
-	w := stdout
-	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintln(w, machine(ctx, duckVersion))
-	fmt.Fprintf(w, "Load average at the end (other work on the machine skews times): %s\n\n", loadAvg())
-	fmt.Fprintf(w, "Command: `spxbench %s`; spx: %s\n\n", strings.Join(cfg.args, " "), revision(ctx, cfg))
+// write prints the writer-stage section of the report.
+func (ws writerStage) write(w io.Writer, cfg config) {
 	fmt.Fprintf(w, "### Writer stage\n\nInputs: %s = one generated day, %d rows, %d expiration(s), %.0f MiB NDJSON (median of %d run(s)); "+
 		"\"1 expiration\" = one large expiration (the file the pipeline writes), for the flat-memory test.\n\n",
-		dayInput, dst.Rows, exps, float64(dst.Bytes)/report.MiB, cfg.runs)
+		ws.dayInput, ws.day.Rows, ws.exps, float64(ws.day.Bytes)/report.MiB, cfg.runs)
 	var baselines []string
-	for _, n := range cfg.threads {
+	for _, n := range ws.threads {
 		baselines = append(baselines, duckName(n))
 	}
-	report.Table(w, ms, baselines)
+	report.Table(w, ws.ms, baselines)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "spx's Parquet has one column more than DuckDB's (timestamp) and stores expiration/date as date32; DuckDB's as the staged INTEGER YYYYMMDD.")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Correctness gate (%s: row count, every numeric column's sum, string columns' hash sums; spx vs %s): %s\n\n", dayInput, baselineName(ms), gate)
-	if len(sizes[0]) > 0 && len(sizes[1]) > 0 {
-		fmt.Fprintf(w, "Compressed column sizes, %s (spx vs %s):\n\n", dayInput, baselineName(ms))
-		columnSizes(w, sizes[0], sizes[1])
+	fmt.Fprintf(w, "Correctness gate (%s: row count, every numeric column's sum, string columns' hash sums; spx vs %s): %s\n\n", ws.dayInput, baselineName(ws.ms), ws.gate)
+	if len(ws.sizes[0]) > 0 && len(ws.sizes[1]) > 0 {
+		fmt.Fprintf(w, "Compressed column sizes, %s (spx vs %s):\n\n", ws.dayInput, baselineName(ws.ms))
+		columnSizes(w, ws.sizes[0], ws.sizes[1])
 		fmt.Fprintln(w)
 	}
-	var base report.Measurement
-	if len(ms) > 1 {
-		base = ms[1]
-	} else {
-		base = report.Measurement{Name: "DuckDB", Err: errors.New("no DuckDB baseline run")}
-	}
-	vs := report.Judge(report.IssueLimits, ms[0], base, small, large)
-	vs = append(vs, hookE2E(ctx, cfg), hookFetcher(ctx, cfg))
-	fmt.Fprintln(w, "### Targets")
-	fmt.Fprintln(w)
-	report.Verdicts(w, vs)
-	fmt.Fprintln(w)
-	if !gateOK {
-		return true, fmt.Errorf("correctness gate failed: %s", gate)
-	}
-	return report.Failed(vs), nil
 }
 
 func logResult(logf func(string, ...any), m report.Measurement) {
@@ -540,6 +604,7 @@ func duckChild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet(childCommand, flag.ContinueOnError)
 	threads := fs.Int("threads", 2, "DuckDB threads")
 	dataset := fs.String("dataset", string(spx.Greeks), "dataset of the NDJSON")
+	csvGlob := fs.Bool("csv", false, "IN is a glob of CSV files with auto-detected types (the end-to-end peer)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -555,5 +620,11 @@ func duckChild(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if *csvGlob {
+		if _, err := db.ExecContext(ctx, duck.ConvertCSVSQL(fs.Arg(0), fs.Arg(1))); err != nil {
+			return fmt.Errorf("converting %s with duckdb: %w", fs.Arg(0), err)
+		}
+		return nil
+	}
 	return duck.Convert(ctx, db, ds, fs.Arg(0), fs.Arg(1))
 }
