@@ -116,7 +116,12 @@ func convertPlanned(ctx context.Context, ds spx.Dataset, src io.ReaderAt, size i
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := pipeline(ctx, ds, src, p, enc, o)
+	// Decoded batches live until the encoder has consumed them, so the
+	// pool is drained after the encoder is done (deferred before abort and
+	// close run).
+	pool := newBufPool(o.Allocator)
+	defer pool.drain()
+	res, err := pipeline(ctx, ds, src, p, enc, pool, o)
 	if err == nil && res.Rows == 0 {
 		err = ErrNoRows
 	}
@@ -238,7 +243,7 @@ type chunkOrder struct {
 
 // pipeline reads the planned segments into chunks, decodes chunks in
 // parallel and encodes the records in order.
-func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc *encoder, o Options) (Result, error) {
+func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc *encoder, pool *bufPool, o Options) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -288,7 +293,7 @@ func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc
 					c.res <- chunkResult{err: err}
 					continue
 				}
-				rec, ord, err := d.decodeChunk(c, s, o.Allocator, p.check)
+				rec, ord, err := d.decodeChunk(c, s, pool, o.Allocator, p.check)
 				select {
 				case free <- c.data[:0]:
 				default:
@@ -384,7 +389,7 @@ func produce(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, targ
 		c.spans = append(c.spans, span{first, n})
 	}
 	d := newDecoder(ds)
-	scratch := newBatch(memory.NewGoAllocator(), d.cols, 1)
+	scratch := newBatch(memory.DefaultAllocator, memory.DefaultAllocator, d.cols, 1)
 	defer scratch.release()
 	for _, seg := range p.segments {
 		if err := ctx.Err(); err != nil {
@@ -499,9 +504,9 @@ func gatherLines(d *decoder, scratch *batch, src io.ReaderAt, runs []run) ([]num
 
 // decodeChunk decodes every line of c into one record; with check it also
 // reports the rows' order.
-func (d *decoder) decodeChunk(c *chunk, s *arrow.Schema, mem memory.Allocator, check bool) (arrow.RecordBatch, chunkOrder, error) {
+func (d *decoder) decodeChunk(c *chunk, s *arrow.Schema, pool, mem memory.Allocator, check bool) (arrow.RecordBatch, chunkOrder, error) {
 	capacity := bytes.Count(c.data, []byte{'\n'})
-	b := newBatch(mem, d.cols, capacity)
+	b := newBatch(pool, mem, d.cols, capacity)
 	defer b.release()
 	d.b = b
 	data := c.data

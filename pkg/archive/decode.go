@@ -103,7 +103,8 @@ func newDecoder(ds spx.Dataset) *decoder {
 // batch holds one chunk's rows in Arrow-ready buffers.
 type batch struct {
 	n     int
-	mem   memory.Allocator
+	mem   memory.Allocator // fixed-width buffers (may be a bufPool)
+	smem  memory.Allocator // string builder (wants zeroed memory)
 	bufs  []*memory.Buffer // one per numeric output column, by output index
 	root  []string
 	exp   []int32
@@ -118,8 +119,10 @@ type batch struct {
 	nulls []int
 }
 
-func newBatch(mem memory.Allocator, cols []spx.Column, capacity int) *batch {
-	b := &batch{mem: mem, root: make([]string, capacity), right: make([]byte, capacity)}
+func newBatch(mem, smem memory.Allocator, cols []spx.Column, capacity int) *batch {
+	// Round up so that batches share buffer sizes and a pool can reuse them.
+	capacity = (capacity + 4095) &^ 4095
+	b := &batch{mem: mem, smem: smem, root: make([]string, capacity), right: make([]byte, capacity)}
 	alloc := func(width int) *memory.Buffer {
 		buf := memory.NewResizableBuffer(mem)
 		buf.Resize(capacity * width)
@@ -197,7 +200,7 @@ func (b *batch) record(s *arrow.Schema, cols []spx.Column) arrow.RecordBatch {
 }
 
 func (b *batch) stringArray(vals []string) arrow.Array {
-	bld := array.NewStringBuilder(b.mem)
+	bld := array.NewStringBuilder(b.smem)
 	defer bld.Release()
 	total := 0
 	for _, v := range vals {

@@ -170,7 +170,7 @@ type partPlan struct {
 func planPart(ctx context.Context, d *decoder, src io.ReaderAt, from, to int64) (*partPlan, error) {
 	p := &partPlan{sorted: true}
 	ids := map[contractKey]int32{}
-	scratch := newBatch(memory.NewGoAllocator(), d.cols, 1)
+	scratch := newBatch(memory.DefaultAllocator, memory.DefaultAllocator, d.cols, 1)
 	defer scratch.release()
 	var cur *run
 	var prevKey contractKey
