@@ -174,7 +174,7 @@ func e2ePeer(ctx context.Context, self, base string, date spx.Date, dir string, 
 		return e2eResult{}, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	start := time.Now()
-	pairs, err := listPairs(ctx, base, date)
+	pairs, _, err := listPairs(ctx, base, date)
 	if err != nil {
 		return e2eResult{}, err
 	}
@@ -215,42 +215,42 @@ func e2ePeer(ctx context.Context, self, base string, date spx.Date, dir string, 
 }
 
 // listPairs lists the (root, expiration) pairs quoted on date, as the
-// peer would: one contracts request for SPXW and SPX.
-func listPairs(ctx context.Context, base string, date spx.Date) ([][2]string, error) {
+// peer would: one contracts request for SPXW and SPX. counts holds each
+// pair's number of contracts.
+func listPairs(ctx context.Context, base string, date spx.Date) (pairs [][2]string, counts map[[2]string]int, err error) {
 	u := base + "/v3/option/list/contracts/quote?symbol=SPXW,SPX&date=" + date.Compact()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("listing contracts: %w", err)
+		return nil, nil, fmt.Errorf("listing contracts: %w", err)
 	}
 	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("listing contracts: %w", err)
+		return nil, nil, fmt.Errorf("listing contracts: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("listing contracts: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+		return nil, nil, fmt.Errorf("listing contracts: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	rows, err := csv.NewReader(resp.Body).ReadAll()
 	if err != nil {
-		return nil, fmt.Errorf("reading the contract list: %w", err)
+		return nil, nil, fmt.Errorf("reading the contract list: %w", err)
 	}
-	seen := map[[2]string]bool{}
-	var pairs [][2]string
+	counts = map[[2]string]int{}
 	for i, r := range rows {
 		if i == 0 || len(r) < 2 {
 			continue // header
 		}
 		p := [2]string{r[0], strings.ReplaceAll(r[1], "-", "")}
-		if !seen[p] {
-			seen[p] = true
+		if counts[p] == 0 {
 			pairs = append(pairs, p)
 		}
+		counts[p]++
 	}
 	if len(pairs) == 0 {
-		return nil, fmt.Errorf("no contracts listed for %s: pick a trading day with -e2e-date", date)
+		return nil, nil, fmt.Errorf("no contracts listed for %s: pick a trading day with -e2e-date", date)
 	}
-	return pairs, nil
+	return pairs, counts, nil
 }
 
 // countParquet counts the rows and bytes of the Parquet files matching glob.

@@ -23,7 +23,7 @@ func TestListPairs(t *testing.T) {
 		w.Write([]byte("symbol,expiration,strike,right\nSPXW,2024-03-15,5000.000,CALL\nSPXW,2024-03-15,5000.000,PUT\nSPXW,2024-03-18,5000.000,CALL\nSPX,2024-04-19,5000.000,PUT\n"))
 	}))
 	defer srv.Close()
-	pairs, err := listPairs(context.Background(), srv.URL, spx.NewDate(2024, 3, 15))
+	pairs, counts, err := listPairs(context.Background(), srv.URL, spx.NewDate(2024, 3, 15))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,10 @@ func TestListPairs(t *testing.T) {
 			t.Fatalf("pairs %v, want %v", pairs, want)
 		}
 	}
-	if _, err := listPairs(context.Background(), srv.URL, spx.NewDate(2024, 3, 16)); err == nil || !strings.Contains(err.Error(), "400") {
+	if counts[want[0]] != 2 || counts[want[2]] != 1 {
+		t.Fatalf("counts %v", counts)
+	}
+	if _, _, err := listPairs(context.Background(), srv.URL, spx.NewDate(2024, 3, 16)); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("bad answer: got %v", err)
 	}
 }

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/bench/report"
+	"github.com/spx-archive/spx/pkg/fetcher"
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/thetadata"
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
+)
+
+// fetchRuns is how many times each side of target 5 runs; the median counts.
+const fetchRuns = 3
+
+// runFetcher runs target 5 against a simulated terminal: the largest
+// greeks response of the day downloaded into io.Discard with net/http
+// (what curl -o /dev/null does), against one pkg/fetcher worker streaming
+// the same response into the staging object store of an embedded JetStream
+// server (random port, file storage). The fetcher's time runs from
+// publishing the fetch job to its "staged" event.
+func runFetcher(ctx context.Context, cfg config, spxBin, work string, logf func(string, ...any)) ([]report.Measurement, report.Verdict) {
+	v := report.Verdict{Target: "5 fetcher streaming", Want: "object-store put ≤ 1.3 × download to /dev/null"}
+	fail := func(err error) ([]report.Measurement, report.Verdict) {
+		v.Status, v.Got = "FAIL", err.Error()
+		return nil, v
+	}
+	date, err := spx.ParseDate(cfg.e2eDate)
+	if err != nil {
+		return fail(fmt.Errorf("-e2e-date: %w", err))
+	}
+	sim, base, err := startSim(ctx, spxBin, cfg.e2eConcurrency)
+	if err != nil {
+		return fail(err)
+	}
+	defer sim.stop()
+	root, exp, err := largestExpiration(ctx, base, date)
+	if err != nil {
+		return fail(err)
+	}
+	q := url.Values{"symbol": {root}, "expiration": {exp.Compact()}, "date": {date.Compact()}, "interval": {"1m"}, "format": {"csv"}}
+	u := base + "/v3" + spx.Greeks.V3Path() + "?" + q.Encode()
+
+	var dl []time.Duration
+	var size int64
+	for range fetchRuns {
+		d, n, err := download(ctx, u)
+		if err != nil {
+			return fail(err)
+		}
+		dl = append(dl, d)
+		size = n
+	}
+	logf("fetcher: %s %s download to /dev/null: %v (%d MiB)", root, exp, median(dl), size>>20)
+
+	put, rows, err := fetchIntoStore(ctx, base, spx.JobKey{Dataset: spx.Greeks, Root: root, Date: date, Expiration: exp}, filepath.Join(work, "fetch-nats"))
+	if err != nil {
+		return fail(fmt.Errorf("fetcher: %w", err))
+	}
+	logf("fetcher: %s %s into the object store: %v (%d rows)", root, exp, put, rows)
+
+	input := fmt.Sprintf("fetch %s %s", root, exp)
+	ms := []report.Measurement{
+		{Name: "fetcher → object store", Input: input, Rows: rows, InputBytes: size, Wall: put},
+		{Name: "download to /dev/null", Input: input, Rows: rows, InputBytes: size, Wall: median(dl)},
+	}
+	r := put.Seconds() / median(dl).Seconds()
+	v.Got = fmt.Sprintf("%.2f× (%.2fs vs %.2fs, %d MiB CSV, median of %d)", r, put.Seconds(), median(dl).Seconds(), size>>20, fetchRuns)
+	v.Status = "PASS"
+	if r > 1.3 {
+		v.Status = "FAIL"
+	}
+	return ms, v
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// largestExpiration picks the (root, expiration) with the most contracts
+// quoted on date.
+func largestExpiration(ctx context.Context, base string, date spx.Date) (string, spx.Date, error) {
+	pairs, counts, err := listPairs(ctx, base, date)
+	if err != nil {
+		return "", 0, err
+	}
+	best := pairs[0]
+	for _, p := range pairs {
+		if counts[p] > counts[best] {
+			best = p
+		}
+	}
+	exp, err := spx.ParseCompactDate(best[1])
+	if err != nil {
+		return "", 0, fmt.Errorf("reading expiration %q: %w", best[1], err)
+	}
+	return best[0], exp, nil
+}
+
+func download(ctx context.Context, u string) (time.Duration, int64, error) {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("downloading %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("downloading %s: %s", u, resp.Status)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("downloading %s: %w", u, err)
+	}
+	return time.Since(start), n, nil
+}
+
+// fetchIntoStore runs one fetcher worker on key fetchRuns times and
+// returns the median time from publish to the staged event.
+func fetchIntoStore(ctx context.Context, base string, key spx.JobKey, storeDir string) (time.Duration, int64, error) {
+	if err := os.MkdirAll(storeDir, 0o755); err != nil {
+		return 0, 0, fmt.Errorf("creating %s: %w", storeDir, err)
+	}
+	srv, err := queue.StartServer(queue.ServerOptions{Listen: "127.0.0.1:0", StoreDir: storeDir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		return 0, 0, fmt.Errorf("connecting to the embedded NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, 0, fmt.Errorf("opening JetStream: %w", err)
+	}
+	if err := queue.Ensure(ctx, js, queue.Topology{}); err != nil {
+		return 0, 0, err
+	}
+	client, err := thetadata.New(ctx, thetadata.Options{BaseURL: base, API: "v3"})
+	if err != nil {
+		return 0, 0, fmt.Errorf("opening the terminal client: %w", err)
+	}
+	sub, err := nc.SubscribeSync(queue.EventSubject(key))
+	if err != nil {
+		return 0, 0, fmt.Errorf("subscribing to events: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	svc := fetcher.New(js, client, fetcher.Config{Workers: 1})
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+
+	var times []time.Duration
+	var rows int64
+	for gen := 1; gen <= fetchRuns; gen++ {
+		// The write stream keeps one job per key: empty it so the next
+		// run's hand-off is accepted.
+		if st, err := js.Stream(ctx, queue.StreamWrite); err == nil {
+			_ = st.Purge(ctx)
+		}
+		start := time.Now()
+		if err := queue.PublishFetch(ctx, js, key, gen, time.Minute); err != nil {
+			return 0, 0, err
+		}
+		for {
+			m, err := sub.NextMsg(5 * time.Minute)
+			if err != nil {
+				return 0, 0, fmt.Errorf("waiting for the staged event: %w", err)
+			}
+			ev, _, err := queue.DecodeEvent(m.Data)
+			if err != nil {
+				return 0, 0, err
+			}
+			if ev.GetGeneration() != int32(gen) && ev.GetGeneration() != 0 {
+				continue
+			}
+			switch ev.GetKind() {
+			case spxv1.EventKind_EVENT_KIND_STAGED:
+				times = append(times, time.Since(start))
+				rows = ev.GetRows()
+			case spxv1.EventKind_EVENT_KIND_FETCHING:
+				continue
+			default:
+				return 0, 0, fmt.Errorf("job ended %v: %s", ev.GetKind(), ev.GetErrorMessage())
+			}
+			break
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		return 0, 0, errors.New("the fetcher did not stop within 10s")
+	}
+	return median(times), rows, nil
+}
