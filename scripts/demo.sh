@@ -9,8 +9,8 @@ mkdir -p "$dir"
 export SPX_NATS_STORE_DIR="$dir/nats"
 export SPX_PROCESSING_TEMP_DIR="$dir/temp"
 # Ports of our own so the demo never collides with a real NATS or terminal.
-nats_port=${DEMO_NATS_PORT:-14222}
-mon_port=${DEMO_MONITOR_PORT:-18222}
+export SPX_NATS_LISTEN=127.0.0.1:${DEMO_NATS_PORT:-14222}
+export SPX_NATS_MONITOR=127.0.0.1:${DEMO_MONITOR_PORT:-18222}
 
 terminal=${SPX_THETADATA_BASE_URL:-${THETADATA_BASE_URL:-}}
 sim_pid=
@@ -33,8 +33,7 @@ if [ -z "$terminal" ]; then
 fi
 
 "$spx" process-range 2024-03-11 2024-03-13 \
-  --db "$dir/spx.db" --output-dir "$dir/parquet" --terminal "$terminal" \
-  --listen "127.0.0.1:$nats_port" --monitor "127.0.0.1:$mon_port" --http ""
+  --db "$dir/spx.db" --output-dir "$dir/parquet" --terminal "$terminal"
 
 "$spx" verify --db "$dir/spx.db" --output-dir "$dir/parquet" --from 2024-03-11 --to 2024-03-13
 

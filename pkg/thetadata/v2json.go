@@ -235,6 +235,10 @@ func (s *jscanner) skip() error {
 type memberIter struct {
 	s     *jscanner
 	first bool
+	// key holds a copy of the current key: the scanner's buffer is compacted
+	// when the value is read, which would rewrite bytes pointing into it.
+	key    []byte
+	keyArr [32]byte // backing store for short keys: no allocation
 }
 
 func (it *memberIter) next() (key []byte, ok bool, err error) {
@@ -257,10 +261,14 @@ func (it *memberIter) next() (key []byte, ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if it.key == nil {
+		it.key = it.keyArr[:0]
+	}
+	it.key = append(it.key[:0], key...)
 	if err := it.s.expect(':', ":"); err != nil {
 		return nil, false, err
 	}
-	return key, true, nil
+	return it.key, true, nil
 }
 
 func (s *jscanner) object() (*memberIter, error) {
