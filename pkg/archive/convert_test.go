@@ -432,6 +432,7 @@ func TestOptionalColumns(t *testing.T) {
 	in := `{"root":"SPX","expiration":20240315,"strike":5000,"right":"P","date":20240314,"ms_of_day":34200000,"open":1.5,"high":2,"low":1,"close":1.75,"volume":10,"count":3,"vwap":1.6}
 {"root":"SPX","expiration":20240315,"strike":5000,"right":"P","date":20240314,"ms_of_day":34260000,"open":1.5,"high":2,"low":1,"close":1.75,"volume":0,"count":0,"vwap":null}
 {"root":"SPX","expiration":20240315,"strike":5000,"right":"P","date":20240314,"ms_of_day":34320000,"open":1.5,"high":2,"low":1,"close":1.75,"volume":9007199254740993,"count":0}
+{"root":"SPX","expiration":20240315,"strike":5000,"right":"P","date":20240314,"ms_of_day":34380000,"open":1.5,"high":2,"low":1,"close":1.75,"volume":1,"count":1,"vwap":null }
 `
 	out := filepath.Join(t.TempDir(), "o.parquet")
 	if _, err := WriteFile(context.Background(), spx.OHLC, strings.NewReader(in), out, Options{}); err != nil {
@@ -440,7 +441,8 @@ func TestOptionalColumns(t *testing.T) {
 	tbl := readBack(t, out)
 	defer tbl.Release()
 	vwap := column(t, tbl, "vwap").(*array.Float64)
-	if vwap.IsNull(0) || vwap.Value(0) != 1.6 || !vwap.IsNull(1) || !vwap.IsNull(2) {
+	// the last line leaves the fast path after its null: counted once
+	if vwap.IsNull(0) || vwap.Value(0) != 1.6 || !vwap.IsNull(1) || !vwap.IsNull(2) || !vwap.IsNull(3) || vwap.NullN() != 3 {
 		t.Fatalf("vwap %v", vwap)
 	}
 	if v := column(t, tbl, "volume").(*array.Int64).Value(2); v != 9007199254740993 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spx-archive/spx/pkg/spx"
@@ -116,7 +117,6 @@ type batch struct {
 	i64   [][]int64
 	f64   [][]float64
 	valid [][]byte // bitmap by canonical column, nil unless Optional
-	nulls []int
 }
 
 func newBatch(mem, smem memory.Allocator, cols []spx.Column, capacity int) *batch {
@@ -137,7 +137,6 @@ func newBatch(mem, smem memory.Allocator, cols []spx.Column, capacity int) *batc
 	b.i64 = make([][]int64, len(cols))
 	b.f64 = make([][]float64, len(cols))
 	b.valid = make([][]byte, len(cols))
-	b.nulls = make([]int, len(cols))
 	for i, c := range cols {
 		switch c.Type {
 		case spx.Int32:
@@ -190,7 +189,10 @@ func (b *batch) record(s *arrow.Schema, cols []spx.Column) arrow.RecordBatch {
 	for i, c := range cols {
 		if c.Optional {
 			val := b.bufs[k+1]
-			arrs = append(arrs, fixed(s.Field(nLeading+i).Type, val, b.nulls[i]))
+			// Counted from the bitmap: a row the fast path gave up on is
+			// parsed again, so counting as rows are set would double count.
+			nulls := n - bitutil.CountSetBits(b.valid[i], 0, n)
+			arrs = append(arrs, fixed(s.Field(nLeading+i).Type, val, nulls))
 			k++ // skip the bitmap buffer
 		} else {
 			arrs = append(arrs, fixed(s.Field(nLeading+i).Type, nil, 0))
@@ -449,7 +451,6 @@ func (b *batch) setNull(c, row int, null bool) {
 	bm := b.valid[c]
 	if null {
 		bm[row>>3] &^= 1 << (row & 7)
-		b.nulls[c]++
 	} else {
 		bm[row>>3] |= 1 << (row & 7)
 	}
