@@ -106,6 +106,7 @@ func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o
 	if err := f.Close(); err != nil {
 		return FileInfo{}, fmt.Errorf("closing %s: %w", tmp, err)
 	}
+	spx.PauseForTest("writer.before_rename")
 	if err := os.Rename(tmp, path); err != nil {
 		return FileInfo{}, fmt.Errorf("moving %s into place: %w", tmp, err)
 	}

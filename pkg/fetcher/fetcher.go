@@ -306,6 +306,9 @@ func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, inte
 				return spx.Transient(fmt.Errorf("staging rows: %w", err))
 			}
 			res.rows++
+			if res.rows == 1000 {
+				spx.PauseForTest("fetcher.mid_stream")
+			}
 			seen[contract{r.Contract.Expiration, r.Contract.Strike, r.Contract.Right}] = struct{}{}
 		}
 		err = rs.Err()

@@ -70,6 +70,10 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	o, err := applyTestKnobs(o)
+	if err != nil {
+		return nil, err
+	}
 	cfg := o.Config
 	p := &Pipeline{log: log}
 	url := cfg.NATSURL

@@ -152,6 +152,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 
 	switch {
 	case err == nil:
+		spx.PauseForTest("writer.before_ack")
 		e := ev(spxv1.EventKind_EVENT_KIND_WRITTEN)
 		e.Rows, e.Bytes, e.Sha256, e.File = file.Rows, file.Bytes, file.SHA256, key.RelPath()
 		s.publish(ctx, log, e)

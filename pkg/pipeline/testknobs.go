@@ -1,0 +1,74 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Test knobs: environment variables that shorten the redelivery timings so
+// the fault suite (test/faults), which runs the real binaries as separate
+// processes, finishes in seconds instead of minutes. They only fill fields
+// the caller left zero; nothing sets them in production.
+//
+//	SPX_TEST_ACK_WAIT      AckWait of both work consumers (e.g. 3s)
+//	SPX_TEST_MAX_DELIVER   MaxDeliver of both work consumers
+//	SPX_TEST_NAK_BASE      first NakWithDelay back-off (doubles per delivery)
+//	SPX_TEST_NAK_MAX       longest NakWithDelay back-off
+//	SPX_TEST_RETRY_BASE    first in-process retry back-off
+//	SPX_TEST_FETCH_RETRIES in-process retries of a transient fetch failure
+//	SPX_TEST_IN_PROGRESS   InProgress heartbeat (keep below the AckWait)
+func applyTestKnobs(o Options) (Options, error) {
+	dur := func(name string, dst *time.Duration) error {
+		v := os.Getenv(name)
+		if v == "" || *dst != 0 {
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("invalid %s=%q: give a positive duration such as 3s, or unset it", name, v)
+		}
+		*dst = d
+		return nil
+	}
+	num := func(name string, set func(n int)) error {
+		v := os.Getenv(name)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("invalid %s=%q: give a positive number, or unset it", name, v)
+		}
+		set(n)
+		return nil
+	}
+	t := &o.Topology
+	for _, e := range []error{
+		dur("SPX_TEST_ACK_WAIT", &t.FetchAckWait),
+		dur("SPX_TEST_ACK_WAIT", &t.WriteAckWait),
+		dur("SPX_TEST_NAK_BASE", &o.Policy.Base),
+		dur("SPX_TEST_NAK_MAX", &o.Policy.Max),
+		dur("SPX_TEST_RETRY_BASE", &o.RetryBase),
+		dur("SPX_TEST_IN_PROGRESS", &o.InProgressEvery),
+		num("SPX_TEST_MAX_DELIVER", func(n int) {
+			if t.FetchMaxDeliver == 0 {
+				t.FetchMaxDeliver = n
+			}
+			if t.WriteMaxDeliver == 0 {
+				t.WriteMaxDeliver = n
+			}
+		}),
+		num("SPX_TEST_FETCH_RETRIES", func(n int) {
+			if o.FetchRetries == 0 {
+				o.FetchRetries = uint64(n)
+			}
+		}),
+	} {
+		if e != nil {
+			return o, e
+		}
+	}
+	return o, nil
+}
