@@ -27,6 +27,22 @@ type Config struct {
 	NATSMonitor     string        // nats.monitor
 	NATSStoreDir    string        // nats.store_dir
 	NATSCredentials string        // nats.credentials (never logged)
+
+	ThetaToken string // thetadata.token: bearer token for spx terminal-proxy (never logged)
+
+	// NATS security (docs/multi-machine.md). The same keys configure the
+	// embedded server (what it accepts) and every role's client side.
+	NATSUser             string // nats.user
+	NATSPassword         string // nats.password (never logged)
+	NATSToken            string // nats.token (never logged)
+	NATSNkeySeedFile     string // nats.nkey_seed_file: file holding a user nkey seed (SU…)
+	NATSTLSCert          string // nats.tls_cert: PEM certificate (server, or client for mTLS)
+	NATSTLSKey           string // nats.tls_key: PEM private key of nats.tls_cert
+	NATSTLSCA            string // nats.tls_ca: PEM CA bundle that signed the peer
+	NATSTLSVerifyClients bool   // nats.tls_verify_clients: the embedded server demands client certificates
+
+	NATSReplicas        int // nats.replicas: job and event streams (1, or 3 on a cluster)
+	NATSStagingReplicas int // nats.staging_replicas: staging object store (0 = like nats.replicas)
 }
 
 // Default returns the built-in defaults.
@@ -45,5 +61,6 @@ func Default() Config {
 		NATSListen:   "127.0.0.1:4222",
 		NATSMonitor:  "127.0.0.1:8222",
 		NATSStoreDir: "./data/nats",
+		NATSReplicas: 1,
 	}
 }

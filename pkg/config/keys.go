@@ -178,6 +178,112 @@ var Keys = []Key{
 		set:         func(c *Config, v string) { c.NATSCredentials = v },
 		get:         func(c Config) string { return c.NATSCredentials },
 	},
+	{
+		Name: "thetadata.token", Default: "",
+		Description: "bearer token of spx terminal-proxy (remote fetchers); also SPX_PROXY_TOKEN (never shown or logged)",
+		Validate:    noSpace,
+		set:         func(c *Config, v string) { c.ThetaToken = v },
+		get:         func(c Config) string { return c.ThetaToken },
+	},
+	{
+		Name: "nats.user", Default: "",
+		Description: "NATS user name (with nats.password); the embedded server requires it when set",
+		Validate:    noSpace,
+		set:         func(c *Config, v string) { c.NATSUser = v },
+		get:         func(c Config) string { return c.NATSUser },
+	},
+	{
+		Name: "nats.password", Default: "",
+		Description: "NATS password of nats.user (never shown or logged)",
+		Validate:    noSpace,
+		set:         func(c *Config, v string) { c.NATSPassword = v },
+		get:         func(c Config) string { return c.NATSPassword },
+	},
+	{
+		Name: "nats.token", Default: "",
+		Description: "NATS authentication token, instead of user and password (never shown or logged)",
+		Validate:    noSpace,
+		set:         func(c *Config, v string) { c.NATSToken = v },
+		get:         func(c Config) string { return c.NATSToken },
+	},
+	{
+		Name: "nats.nkey_seed_file", Default: "",
+		Description: "file holding a NATS user nkey seed (SU...); the embedded server accepts that nkey",
+		Validate:    func(string) error { return nil },
+		set:         func(c *Config, v string) { c.NATSNkeySeedFile = v },
+		get:         func(c Config) string { return c.NATSNkeySeedFile },
+	},
+	{
+		Name: "nats.tls_cert", Default: "",
+		Description: "PEM certificate: the embedded server's, or the client's for mutual TLS",
+		Validate:    func(string) error { return nil },
+		set:         func(c *Config, v string) { c.NATSTLSCert = v },
+		get:         func(c Config) string { return c.NATSTLSCert },
+	},
+	{
+		Name: "nats.tls_key", Default: "",
+		Description: "PEM private key of nats.tls_cert",
+		Validate:    func(string) error { return nil },
+		set:         func(c *Config, v string) { c.NATSTLSKey = v },
+		get:         func(c Config) string { return c.NATSTLSKey },
+	},
+	{
+		Name: "nats.tls_ca", Default: "",
+		Description: "PEM CA bundle that signed the other side's certificate",
+		Validate:    func(string) error { return nil },
+		set:         func(c *Config, v string) { c.NATSTLSCA = v },
+		get:         func(c Config) string { return c.NATSTLSCA },
+	},
+	{
+		Name: "nats.tls_verify_clients", Default: "false",
+		Description: "the embedded server demands client certificates signed by nats.tls_ca (mutual TLS)",
+		Validate:    validateBool,
+		set:         func(c *Config, v string) { c.NATSTLSVerifyClients, _ = strconv.ParseBool(v) },
+		get:         func(c Config) string { return strconv.FormatBool(c.NATSTLSVerifyClients) },
+	},
+	{
+		Name: "nats.replicas", Default: "1",
+		Description: "replicas of the job and event streams: 1, or 3 on a three-node NATS cluster",
+		Validate:    validateReplicas,
+		set:         func(c *Config, v string) { c.NATSReplicas, _ = strconv.Atoi(v) },
+		get:         func(c Config) string { return strconv.Itoa(c.NATSReplicas) },
+	},
+	{
+		Name: "nats.staging_replicas", Default: "0",
+		Description: "replicas of the staging object store; 0: like nats.replicas (see docs/multi-machine.md)",
+		Validate:    validateStagingReplicas,
+		set:         func(c *Config, v string) { c.NATSStagingReplicas, _ = strconv.Atoi(v) },
+		get:         func(c Config) string { return strconv.Itoa(c.NATSStagingReplicas) },
+	},
+}
+
+func noSpace(v string) error {
+	if strings.ContainsAny(v, " \t\r\n") {
+		return errors.New("must not contain spaces or line breaks")
+	}
+	return nil
+}
+
+func validateBool(v string) error {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return errors.New("must be true or false")
+	}
+	return nil
+}
+
+func validateReplicas(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 5 {
+		return errors.New("must be a whole number from 1 to 5 (3 on a three-node cluster)")
+	}
+	return nil
+}
+
+func validateStagingReplicas(v string) error {
+	if v == "0" {
+		return nil
+	}
+	return validateReplicas(v)
 }
 
 // Lookup returns the key named name.

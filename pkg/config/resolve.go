@@ -61,7 +61,8 @@ func (e *ValueError) Error() string {
 
 func (e *ValueError) Unwrap() error { return e.Err }
 
-// seedEnv maps the seed project's environment names to keys. SPX_ names win.
+// seedEnv maps the seed project's environment names (and SPX_PROXY_TOKEN,
+// the name spx terminal-proxy reads) to keys. SPX_ names win.
 var seedEnv = map[string]string{
 	"thetadata.base_url":    "THETADATA_BASE_URL",
 	"thetadata.concurrency": "MAX_CONCURRENT_REQUESTS",
@@ -69,6 +70,7 @@ var seedEnv = map[string]string{
 	"processing.output_dir": "OUTPUT_DIRECTORY",
 	"processing.temp_dir":   "TEMP_DIRECTORY",
 	"database.path":         "DATABASE_PATH",
+	"thetadata.token":       "SPX_PROXY_TOKEN",
 }
 
 // EnvName is the SPX_ environment variable of key, e.g.

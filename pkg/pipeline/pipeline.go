@@ -81,13 +81,13 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		if err := os.MkdirAll(cfg.NATSStoreDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating nats.store_dir %s: %w", cfg.NATSStoreDir, err)
 		}
-		srv, err := queue.StartServer(queue.ServerOptions{Listen: cfg.NATSListen, Monitor: cfg.NATSMonitor, StoreDir: cfg.NATSStoreDir, Logger: log})
+		srv, err := queue.StartServer(queue.ServerOptions{Listen: cfg.NATSListen, Monitor: cfg.NATSMonitor, StoreDir: cfg.NATSStoreDir, Logger: log, Auth: NATSAuth(cfg)})
 		if err != nil {
 			return nil, err
 		}
 		p.Server, url = srv, srv.ClientURL()
 	}
-	nc, err := Connect(url, cfg.NATSCredentials, "spx")
+	nc, err := ConnectAuth(url, NATSAuth(cfg), "spx")
 	if err != nil {
 		p.shutdownServer()
 		return nil, err
@@ -103,7 +103,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	}
 	src := o.Source
 	if src == nil && (o.Coordinator || o.Fetchers > 0) {
-		c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Logger: log})
+		c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log})
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)

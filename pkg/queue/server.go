@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -16,6 +17,15 @@ type ServerOptions struct {
 	Monitor  string // monitoring address host:port; "" disables; port 0 picks a free port
 	StoreDir string // JetStream file storage directory
 	Logger   *slog.Logger
+
+	// Auth is what clients must present. Without credentials the server
+	// only listens on loopback: StartServer refuses a non-loopback Listen.
+	Auth Auth
+	// Name is the server name (default "spx"); cluster nodes need
+	// distinct names.
+	Name string
+	// Cluster, when set, makes this server one node of a NATS cluster.
+	Cluster *ClusterOptions
 }
 
 // Server is an embedded NATS server with JetStream.
@@ -30,8 +40,15 @@ func StartServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading nats.listen %q: %w (want host:port, e.g. 127.0.0.1:4222)", o.Listen, err)
 	}
+	if !IsLoopback(host) && !o.Auth.ServerChecksClients() {
+		return nil, fmt.Errorf("%w (nats.listen %s): set nats.user and nats.password, nats.token, nats.nkey_seed_file, or nats.tls_verify_clients with nats.tls_ca; or listen on 127.0.0.1 (docs/multi-machine.md)", ErrInsecureListen, o.Listen)
+	}
+	name := o.Name
+	if name == "" {
+		name = "spx"
+	}
 	opts := &server.Options{
-		ServerName: "spx",
+		ServerName: name,
 		Host:       host,
 		Port:       port,
 		JetStream:  true,
@@ -46,6 +63,14 @@ func StartServer(o ServerOptions) (*Server, error) {
 		}
 		opts.HTTPHost, opts.HTTPPort = mh, mp
 	}
+	if err := o.Auth.applyServer(opts); err != nil {
+		return nil, fmt.Errorf("configuring NATS security: %w", err)
+	}
+	if o.Cluster != nil {
+		if err := o.Cluster.apply(opts); err != nil {
+			return nil, err
+		}
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the embedded NATS server: %w", err)
@@ -56,13 +81,30 @@ func StartServer(o ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("embedded NATS server did not start on %s within 15s: is the port in use? choose another with --listen, or point --nats at a running server", o.Listen)
 	}
 	if o.Logger != nil {
-		o.Logger.Info("embedded NATS started", "url", srv.ClientURL(), "monitor", monitorURL(srv), "store_dir", o.StoreDir)
+		o.Logger.Info("embedded NATS started", "url", clientURL(srv), "monitor", monitorURL(srv), "store_dir", o.StoreDir, "auth", o.Auth.String())
 	}
 	return &Server{srv: srv}, nil
 }
 
-// ClientURL is the URL clients connect to.
-func (s *Server) ClientURL() string { return s.srv.ClientURL() }
+// ClientURL is the URL clients on this machine connect to (an unspecified
+// listen address such as 0.0.0.0 is reached over 127.0.0.1).
+func (s *Server) ClientURL() string { return clientURL(s.srv) }
+
+// NATS returns the underlying server (tests, cluster helpers).
+func (s *Server) NATS() *server.Server { return s.srv }
+
+func clientURL(srv *server.Server) string {
+	u := srv.ClientURL()
+	a, ok := srv.Addr().(*net.TCPAddr)
+	if !ok || !a.IP.IsUnspecified() {
+		return u
+	}
+	scheme := "nats"
+	if strings.HasPrefix(u, "tls://") {
+		scheme = "tls"
+	}
+	return scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))
+}
 
 // MonitorURL is the base URL of the monitoring endpoint ("" if disabled).
 func (s *Server) MonitorURL() string { return monitorURL(s.srv) }

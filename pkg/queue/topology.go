@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,7 @@ type Topology struct {
 	WriteAckWait    time.Duration   // default 60s
 	WriteMaxDeliver int             // default 5
 	Replicas        int             // default 1 (3 on a cluster)
+	StagingReplicas int             // staging object store replicas, default Replicas
 	EventsMaxAge    time.Duration   // default 7 days
 	StagingTTL      time.Duration   // default 7 days
 	ChunkSize       uint32          // object chunk size, default 512 KiB
@@ -190,7 +192,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		Description: "NDJSON (zstd) staged by fetchers for writers",
 		TTL:         t.StagingTTL,
 		Storage:     t.storage(),
-		Replicas:    t.Replicas,
+		Replicas:    cmp.Or(t.StagingReplicas, t.Replicas),
 		Compression: false,
 	})
 	if err != nil {
