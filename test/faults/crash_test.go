@@ -63,3 +63,39 @@ func TestKillFetcherMidStream(t *testing.T) {
 		t.Errorf("history 200s %v for %d jobs: the killed download was not redone", h, len(jobs))
 	}
 }
+
+// Scenario 2: kill -9 of a writer between writing and renaming, and between
+// renaming and acking; another writer finishes the job after AckWait.
+func TestKillWriter(t *testing.T) {
+	for _, point := range []string{"writer.before_rename", "writer.before_ack"} {
+		t.Run(point, func(t *testing.T) {
+			c := newCluster(t, clusterOptions{})
+			coord := c.coordinator()
+			c.fetcher(2)
+			victim := c.writer(1, "SPX_TEST_PAUSE="+point)
+			done := make(chan struct{})
+			var out string
+			var code int
+			go func() {
+				defer close(done)
+				out, code = c.process("2024-03-04", "2024-03-04", 2*time.Minute)
+			}()
+			victim.waitFor(t, pauseRe, time.Minute)
+			killed := time.Now()
+			victim.kill(t)
+			c.writer(1)
+			<-done
+			if code != 0 {
+				t.Fatalf("process-range exit %d:\n%s", code, out)
+			}
+			t.Logf("recovered %s after the kill", time.Since(killed).Round(time.Millisecond))
+			coord.stop(t)
+			jobs := c.check(twoDays[:1], false)
+			for _, j := range jobs {
+				if j.Outcome != spx.JobWritten {
+					t.Errorf("%s: %s", j.Key, j.Outcome)
+				}
+			}
+		})
+	}
+}
