@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -67,6 +68,17 @@ func runFetcher(ctx context.Context, cfg config, spxBin, work string, logf func(
 	}
 	logf("fetcher: %s %s download to /dev/null: %v (%d MiB)", root, exp, median(dl), size>>20)
 
+	if cfg.fetchProfile != "" {
+		f, err := os.Create(cfg.fetchProfile)
+		if err != nil {
+			return fail(fmt.Errorf("creating the fetcher profile: %w", err))
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(fmt.Errorf("starting the fetcher profile: %w", err))
+		}
+		defer pprof.StopCPUProfile()
+	}
 	put, rows, err := fetchIntoStore(ctx, base, spx.JobKey{Dataset: spx.Greeks, Root: root, Date: date, Expiration: exp}, filepath.Join(work, "fetch-nats"))
 	if err != nil {
 		return fail(fmt.Errorf("fetcher: %w", err))

@@ -38,6 +38,7 @@ type config struct {
 	spxBin         string
 	repo           string
 	cpuProfile     string
+	fetchProfile   string
 	spxEnv         []string
 	strict         bool
 	e2e            bool
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.spxEnv = append(cfg.spxEnv, v)
 		return nil
 	})
+	fs.StringVar(&cfg.fetchProfile, "fetch-cpuprofile", "", "write a CPU profile of the in-process fetcher runs of -fetcher to FILE")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark: a simulated day through spx process vs curl + DuckDB")
 	fs.StringVar(&cfg.e2eDate, "e2e-date", "2024-03-15", "trade date of the end-to-end benchmark")
