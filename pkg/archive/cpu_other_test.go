@@ -1,0 +1,5 @@
+//go:build !unix
+
+package archive
+
+func cpuSeconds() float64 { return 0 }
