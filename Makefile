@@ -4,7 +4,7 @@ BIN     ?= bin
 PKGS    ?= ./...
 DEMO_DIR ?= ./demo-data
 
-.PHONY: all build test test-short lint fmt proto demo bench clean
+.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go clean
 
 all: build
 
@@ -14,12 +14,14 @@ build: ## build spx and the single-role binaries into ./bin
 
 test: ## the full default test suite, race detector on (README's test command)
 	$(GO) test -race -timeout 20m $(PKGS)
+	cd bench && $(GO) test -race -mod=mod -timeout 10m ./...
 
 test-short: ## quick run without the race detector
 	$(GO) test -short -timeout 10m $(PKGS)
 
 lint: ## go vet + gofmt check
 	$(GO) vet $(PKGS)
+	cd bench && $(GO) vet -mod=mod ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fmt:
@@ -33,7 +35,13 @@ proto: ## regenerate proto/spx/v1/*.pb.go (needs protoc and protoc-gen-go)
 demo: build ## simulated terminal + a few days processed end to end
 	./scripts/demo.sh $(DEMO_DIR)
 
-bench: ## benchmarks (converter, client decode, simulator)
+bench: ## spx vs DuckDB: converter (a whole day), memory, end to end, fetcher (needs ~4 GB free in TMPDIR)
+	./scripts/bench.sh -e2e -fetcher
+
+bench-quick: ## the converter against DuckDB on ~1M rows (about 30 s)
+	./scripts/bench.sh -quick
+
+bench-go: ## Go micro-benchmarks: converter, terminal decoders, simulator
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./pkg/archive/ ./pkg/thetadata/ ./pkg/terminalsim/
 
 clean:
