@@ -95,6 +95,7 @@ server and every role in one process.`,
 	} {
 		root.AddCommand(newCmd(o))
 	}
+	addProfiling(root) // hidden --cpuprofile/--memprofile, default memory limits (profile.go)
 	return root
 }
 
