@@ -45,6 +45,7 @@ type encoder struct {
 }
 
 func newEncoder(ds spx.Dataset, out io.Writer, o Options) (*encoder, error) {
+	registerCodec()
 	s := Schema(ds)
 	props := writerProperties(ds, o)
 	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(o.Allocator))

@@ -35,6 +35,7 @@ func VerifyFile(ctx context.Context, path string, wantRows int64, wantSHA string
 			return corrupt("SHA-256 is %s, recorded %s", sum, wantSHA)
 		}
 	}
+	registerCodec() // before any reader looks codecs up
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("opening %s to verify it: %w", path, err)
