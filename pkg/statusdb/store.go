@@ -116,16 +116,98 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, newError(ErrPath, "%s is a directory, not a database file: choose a file path such as %s", path, filepath.Join(path, "spx.db"))
 	}
 
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	if err == nil && info.Size() > 0 && !opts.ReadOnly {
+		// A read-write open reads the freelist at once; in a truncated file
+		// that is past the end, a SIGBUS no recover catches. Check the
+		// size through a read-only open first.
+		ro := opts
+		ro.ReadOnly = true
+		db, err := openBolt(path, ro)
+		if err != nil {
+			return nil, err
+		}
+		err = (&Store{db: db, path: path}).checkSize()
+		_ = db.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	db, err := openBolt(path, opts)
 	if err != nil {
-		return nil, classifyOpenError(path, opts.ReadOnly, err)
+		return nil, err
 	}
 	s := &Store{db: db, path: path, log: log}
+	if err := s.checkSize(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := s.migrate(opts.ReadOnly); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openBolt opens the file; bbolt panics on some damaged files (a freelist
+// page that is not one), which is reported as ErrCorrupt instead of
+// crashing. After such a panic the process may still hold the file's lock
+// until it exits.
+func openBolt(path string, opts Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, corruptError(path, r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	if err != nil {
+		return nil, classifyOpenError(path, opts.ReadOnly, err)
+	}
+	return db, nil
+}
+
+func corruptError(path string, cause any) error {
+	return newError(ErrCorrupt, "%s is damaged (%v): move it aside and restore a backup, or start a new database and rebuild with spx process-gaps", path, cause)
+}
+
+// checkSize refuses a truncated file: bbolt opens it as long as the pages it
+// reads first are present, and would fail (or crash) later.
+func (s *Store) checkSize() error {
+	info, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("checking status database %s: %w", s.path, err)
+	}
+	var want int64
+	if err := s.guard(false, func(tx *bolt.Tx) error { want = tx.Size(); return nil }); err != nil {
+		return err
+	}
+	if info.Size() < want {
+		return corruptError(s.path, fmt.Sprintf("truncated: %d bytes, its pages need %d", info.Size(), want))
+	}
+	return nil
+}
+
+// guard runs fn in a transaction like View/Update, but a panic of bbolt on a
+// damaged page rolls the transaction back (nothing is written) and becomes
+// ErrCorrupt.
+func (s *Store) guard(writable bool, fn func(*bolt.Tx) error) (err error) {
+	tx, err := s.db.Begin(writable)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback()
+			err = corruptError(s.path, r)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if !writable {
+		return tx.Rollback()
+	}
+	return tx.Commit()
 }
 
 func checkDir(path string, opts Options) error {
@@ -171,11 +253,14 @@ func classifyOpenError(path string, readOnly bool, err error) error {
 // migrate checks the schema version and brings an older file up to date.
 func (s *Store) migrate(readOnly bool) error {
 	var version int
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.guard(false, func(tx *bolt.Tx) error {
 		v, err := schemaVersion(tx)
 		version = v
 		return err
 	})
+	if errors.Is(err, ErrCorrupt) {
+		return err // already names the file
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.path, err)
 	}
@@ -187,7 +272,7 @@ func (s *Store) migrate(readOnly bool) error {
 		// buckets read as empty.
 		return nil
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.guard(true, func(tx *bolt.Tx) error {
 		for v := version; v < SchemaVersion; v++ {
 			if err := migrations[v](tx); err != nil {
 				return fmt.Errorf("migrating schema %d to %d: %w", v, v+1, err)
@@ -257,14 +342,14 @@ func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return s.guard(false, fn)
 }
 
 func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return s.guard(true, fn)
 }
 
 // bucket returns a bucket for writing, failing clearly on a file that was
