@@ -277,7 +277,7 @@ func (c *cluster) coordinator() *proc {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	p := c.start("coordinator", nil, "coordinator", "--listen", listen, "--monitor", "127.0.0.1:0")
+	p := c.start("coordinator", nil, "coordinator", "--listen", listen, "--monitor", "127.0.0.1:0", "--http=")
 	c.natsURL = p.waitFor(c.t, natsRe, 30*time.Second)[1]
 	c.listen = strings.TrimPrefix(c.natsURL, "nats://")
 	p.waitFor(c.t, regexp.MustCompile(`spx: running`), 30*time.Second)
