@@ -60,10 +60,17 @@ type Result struct {
 //
 // If in is an io.ReaderAt and io.Seeker (an *os.File, a bytes.Reader) it is
 // read in place from its current offset; any other reader is first copied
-// to a spill file in o.TempDir, removed before Convert returns. The input is
-// read once to check every line and plan the order, then decoded and
-// encoded in a pipeline; memory stays bounded by a few batches and one
-// compressed row group, however large the input.
+// to a spill file in o.TempDir, removed before Convert returns.
+//
+// When out can be rewound (a regular *os.File, or WriteFile's output) the
+// input is streamed straight through, decode and encode pipelined across
+// o.Parallelism workers, its order checked as it goes; an input found out
+// of order is converted again from the start on the planned path. Other
+// outputs take the planned path directly: one pass over the input checks
+// every line's key and records each contract's runs, then the runs are
+// read back by offset in sorted order. Memory stays bounded by a few
+// chunks and one compressed row group, however large the input; a fully
+// shuffled input also needs an index entry (about 56 bytes) per run.
 //
 // A malformed line is a *LineError (spx.Permanent) naming the line; an
 // input without rows is ErrNoRows. After an error out holds garbage.
