@@ -563,3 +563,33 @@ func TestRowGroupBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestLineNumbersWhenReordered: a bad value found while decoding rows in
+// sorted order (gathered from a shuffled input) still names its input line.
+func TestLineNumbersWhenReordered(t *testing.T) {
+	rows := genGreeks("SPXW", spx.NewDate(2024, 1, 2), spx.NewDate(2024, 1, 3), 4, 50, 17)
+	for _, mode := range []string{"blocks", "rows"} {
+		lines := strings.SplitAfter(string(ndjson(shuffled(rows, mode, 2))), "\n")
+		for _, at := range []int{5, 333} {
+			bad := slices.Clone(lines)
+			bad[at] = setField(bad[at], "vega", `"x"`)
+			in := strings.Join(bad, "")
+			for _, out := range []string{"buffer", "file"} {
+				var w io.Writer = &bytes.Buffer{}
+				if out == "file" {
+					f, err := os.Create(filepath.Join(t.TempDir(), "o.parquet"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					w = f
+				}
+				_, err := Convert(context.Background(), spx.Greeks, strings.NewReader(in), w, Options{BatchRows: 64})
+				var le *LineError
+				if !errors.As(err, &le) || le.Line != int64(at+1) || !strings.Contains(le.Reason, `"vega"`) {
+					t.Fatalf("%s/%s: bad line %d: error %v", mode, out, at+1, err)
+				}
+			}
+		}
+	}
+}
