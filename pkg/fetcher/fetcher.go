@@ -6,10 +6,7 @@
 package fetcher
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -273,20 +269,32 @@ func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key sp
 }
 
 func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, interval time.Duration, rights []byte, res *staged) error {
-	zw, err := newEncoder(w)
+	out, err := newSink(ctx, w)
 	if err != nil {
-		return fmt.Errorf("starting zstd: %w", err)
+		return err
 	}
-	defer encoders.Put(zw)
-	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(h, zw), 256<<10)
+	ok := false
+	defer func() {
+		if !ok {
+			out.abort()
+		}
+	}()
+	ctx = out.ctx // ends early if compressing fails
 	type contract struct {
 		exp    spx.Date
 		strike float64
 		right  byte
 	}
+	// Rows of a contract come together, so the set is only touched when the
+	// contract changes (calls then puts of one strike may repeat a contract
+	// across requests; the set still counts it once).
 	seen := map[contract]struct{}{}
-	var line []byte
+	var last contract
+	haveLast := false
+	blk, err := out.next()
+	if err != nil {
+		return spx.Transient(fmt.Errorf("staging rows: %w", err))
+	}
 	for _, right := range rights {
 		req := spx.HistoryRequest{Dataset: key.Dataset, Root: key.Root, Date: key.Date, Expiration: key.Expiration, Right: right}
 		if key.Dataset.Intraday() {
@@ -294,53 +302,50 @@ func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, inte
 		}
 		rs, err := s.src.History(ctx, req)
 		if err != nil {
-			zw.Close()
+			if cerr := out.compressErr(); cerr != nil {
+				return spx.Transient(fmt.Errorf("staging rows: %w", cerr))
+			}
 			return err
 		}
 		for rs.Next() {
 			r := rs.Row()
-			line = spx.AppendNDJSON(line[:0], key.Dataset, r)
-			if _, err := bw.Write(line); err != nil {
-				rs.Close()
-				zw.Close()
-				return spx.Transient(fmt.Errorf("staging rows: %w", err))
+			blk.b = spx.AppendNDJSON(blk.b, key.Dataset, r)
+			if len(blk.b) >= blockSize {
+				out.send(blk)
+				if blk, err = out.next(); err != nil {
+					rs.Close()
+					return spx.Transient(fmt.Errorf("staging rows: %w", err))
+				}
 			}
 			res.rows++
 			if res.rows == 1000 {
 				spx.PauseForTest("fetcher.mid_stream")
 			}
-			seen[contract{r.Contract.Expiration, r.Contract.Strike, r.Contract.Right}] = struct{}{}
+			if c := (contract{r.Contract.Expiration, r.Contract.Strike, r.Contract.Right}); !haveLast || c != last {
+				seen[c] = struct{}{}
+				last, haveLast = c, true
+			}
 		}
 		err = rs.Err()
 		info := rs.Info()
 		rs.Close()
 		if err != nil {
-			zw.Close()
+			if cerr := out.compressErr(); cerr != nil {
+				return spx.Transient(fmt.Errorf("staging rows: %w", cerr))
+			}
 			return err
 		}
 		if res.url == "" {
 			res.url, res.latency = info.URL, info.Latency
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		zw.Close()
+	out.send(blk)
+	ok = true
+	sum, err := out.finish()
+	if err != nil {
 		return spx.Transient(fmt.Errorf("staging rows: %w", err))
 	}
-	if err := zw.Close(); err != nil {
-		return spx.Transient(fmt.Errorf("finishing zstd stream: %w", err))
-	}
 	res.contracts = int64(len(seen))
-	res.sha = hex.EncodeToString(h.Sum(nil))
+	res.sha = sum
 	return nil
-}
-
-// encoders reuses zstd encoders: building one allocates its tables.
-var encoders sync.Pool
-
-func newEncoder(w io.Writer) (*zstd.Encoder, error) {
-	if zw, ok := encoders.Get().(*zstd.Encoder); ok {
-		zw.Reset(w)
-		return zw, nil
-	}
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 }
