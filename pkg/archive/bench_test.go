@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/spx-archive/spx/pkg/spx"
 )
 
@@ -47,4 +49,27 @@ func BenchmarkConvertGreeks(b *testing.B) {
 	b.ReportMetric(float64(nrows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(size)/float64(len(data))*100, "%size")
 	b.Logf("%d rows, %d MB NDJSON -> %d MB parquet, GOMAXPROCS=%d", nrows, len(data)>>20, size>>20, runtime.GOMAXPROCS(0))
+}
+
+// BenchmarkDecodeGreeks measures the NDJSON scanner alone (no Parquet).
+func BenchmarkDecodeGreeks(b *testing.B) {
+	data := ndjson(genGreeks("SPXW", spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15), 100, 391, 1))
+	lines := bytes.Count(data, []byte{'\n'})
+	d := newDecoder(spx.Greeks)
+	mem := newBufPool(memory.DefaultAllocator)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		bt := newBatch(mem, memory.DefaultAllocator, d.cols, lines)
+		d.b = bt
+		for rest := data; len(rest) > 0; {
+			nl := bytes.IndexByte(rest, '\n')
+			if reason := d.decodeLine(rest[:nl]); reason != "" {
+				b.Fatal(reason)
+			}
+			rest = rest[nl+1:]
+		}
+		bt.release()
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

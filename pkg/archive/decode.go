@@ -329,39 +329,30 @@ func (d *decoder) fast(line []byte) bool {
 			}
 			b.setNull(c, row, false)
 		}
-		end, isInt := scanNumber(line, i)
-		if end < 0 {
-			return false
-		}
-		tok := line[i:end]
-		i = end
 		switch col.Type {
 		case spx.Int32:
-			if !isInt {
+			x, end := scanInt(line, i)
+			if end < 0 || x < math.MinInt32 || x > math.MaxInt32 {
 				return false
 			}
-			x, ok := parseInt(tok)
-			if !ok || x < math.MinInt32 || x > math.MaxInt32 {
-				return false
-			}
+			i = end
 			b.i32[c][row] = int32(x)
 			if c == 0 {
 				ms = int32(x)
 			}
 		case spx.Int64:
-			if !isInt {
+			x, end := scanInt(line, i)
+			if end < 0 {
 				return false
 			}
-			x, ok := parseInt(tok)
-			if !ok {
-				return false
-			}
+			i = end
 			b.i64[c][row] = x
 		default:
-			x := parseFloat(tok)
-			if math.IsInf(x, 0) {
+			x, end := scanFloat(line, i)
+			if end < 0 || math.IsInf(x, 0) {
 				return false
 			}
+			i = end
 			b.f64[c][row] = x
 		}
 	}
@@ -376,26 +367,16 @@ func fastInt(line []byte, i int, lit string) (int, int64, bool) {
 	if !bytes.HasPrefix(line[i:], []byte(lit)) {
 		return i, 0, false
 	}
-	i += len(lit)
-	end, isInt := scanNumber(line, i)
-	if end < 0 || !isInt {
-		return i, 0, false
-	}
-	v, ok := parseInt(line[i:end])
-	return end, v, ok
+	v, end := scanInt(line, i+len(lit))
+	return end, v, end >= 0
 }
 
 func fastFloat(line []byte, i int, lit string) (int, float64, bool) {
 	if !bytes.HasPrefix(line[i:], []byte(lit)) {
 		return i, 0, false
 	}
-	i += len(lit)
-	end, _ := scanNumber(line, i)
-	if end < 0 {
-		return i, 0, false
-	}
-	f := parseFloat(line[i:end])
-	return end, f, !math.IsInf(f, 0)
+	f, end := scanFloat(line, i+len(lit))
+	return end, f, end >= 0 && !math.IsInf(f, 0)
 }
 
 func (d *decoder) internRoot(b []byte) string {

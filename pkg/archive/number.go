@@ -156,3 +156,99 @@ func bigInt(tok []byte) (int64, bool) {
 	v, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(tok), len(tok)), 10, 64)
 	return v, err == nil
 }
+
+// scanFloat validates and converts the JSON number at b[i] in one pass;
+// end is -1 if there is none. It is the fast path's version of scanNumber
+// followed by parseFloat.
+func scanFloat(b []byte, i int) (f float64, end int) {
+	start, n := i, len(b)
+	neg := false
+	if i < n && b[i] == '-' {
+		neg = true
+		i++
+	}
+	if i >= n {
+		return 0, -1
+	}
+	var m uint64
+	digits, frac := 0, 0
+	switch c := b[i]; {
+	case c == '0':
+		i++
+	case c >= '1' && c <= '9':
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			m = m*10 + uint64(b[i]-'0')
+			digits++
+			i++
+		}
+	default:
+		return 0, -1
+	}
+	if i < n && b[i] == '.' {
+		i++
+		s := i
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			m = m*10 + uint64(b[i]-'0')
+			digits++
+			i++
+		}
+		if i == s {
+			return 0, -1
+		}
+		frac = i - s
+	}
+	if (i < n && (b[i] == 'e' || b[i] == 'E')) || digits > 19 || m >= 1<<53 || frac > 22 {
+		end, _ = scanNumber(b, start)
+		if end < 0 {
+			return 0, -1
+		}
+		return slowFloat(b[start:end]), end
+	}
+	f = float64(m)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, i
+}
+
+// scanInt validates and converts the JSON integer at b[i]; end is -1 if
+// there is none or it is not an integer (fraction, exponent, overflow).
+func scanInt(b []byte, i int) (v int64, end int) {
+	start, n := i, len(b)
+	if i < n && b[i] == '-' {
+		i++
+	}
+	if i >= n {
+		return 0, -1
+	}
+	switch c := b[i]; {
+	case c == '0':
+		i++
+	case c >= '1' && c <= '9':
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			v = v*10 + int64(b[i]-'0')
+			i++
+		}
+	default:
+		return 0, -1
+	}
+	if i < n && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return 0, -1
+	}
+	digits := i - start
+	if b[start] == '-' {
+		v = -v
+		digits--
+	}
+	if digits > 18 {
+		x, ok := bigInt(b[start:i])
+		if !ok {
+			return 0, -1
+		}
+		v = x
+	}
+	return v, i
+}

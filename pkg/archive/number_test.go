@@ -24,6 +24,17 @@ func TestScanNumber(t *testing.T) {
 		if end != tc.end || (end >= 0 && isInt != tc.isInt) {
 			t.Errorf("scanNumber(%q) = %d, %v; want %d, %v", tc.in, end, isInt, tc.end, tc.isInt)
 		}
+		// The one-pass scanners agree on where a number ends.
+		if _, fend := scanFloat([]byte(tc.in), 0); fend != tc.end {
+			t.Errorf("scanFloat(%q) ends at %d, want %d", tc.in, fend, tc.end)
+		}
+		wantInt := tc.end
+		if !tc.isInt {
+			wantInt = -1
+		}
+		if _, iend := scanInt([]byte(tc.in), 0); iend != wantInt {
+			t.Errorf("scanInt(%q) ends at %d, want %d", tc.in, iend, wantInt)
+		}
 	}
 }
 
@@ -48,6 +59,9 @@ func TestParseFloatMatchesStrconv(t *testing.T) {
 		if got := parseFloat([]byte(tok)); got != want || math.Signbit(got) != math.Signbit(want) {
 			t.Fatalf("parseFloat(%q) = %v, want %v", tok, got, want)
 		}
+		if got, end := scanFloat([]byte(tok+","), 0); end != len(tok) || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Fatalf("scanFloat(%q) = %v, %d; want %v, %d", tok, got, end, want, len(tok))
+		}
 	}
 	if got := parseFloat([]byte("1e999")); !math.IsInf(got, 0) {
 		t.Fatalf("1e999 parsed as %v", got)
@@ -67,6 +81,10 @@ func TestParseInt(t *testing.T) {
 		v, ok := parseInt([]byte(tc.in))
 		if ok != tc.ok || (ok && v != tc.v) {
 			t.Errorf("parseInt(%q) = %d, %v", tc.in, v, ok)
+		}
+		v, end := scanInt([]byte(tc.in+"}"), 0)
+		if (end >= 0) != tc.ok || (tc.ok && (v != tc.v || end != len(tc.in))) {
+			t.Errorf("scanInt(%q) = %d, %d", tc.in, v, end)
 		}
 	}
 }
