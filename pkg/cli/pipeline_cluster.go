@@ -71,7 +71,7 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		return nil, err
 	}
 	url := natsURL(cfg)
-	nc, connErr := nats.Connect(url, nats.Name("spx-cli"), nats.Timeout(2*time.Second))
+	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.MaxReconnects(0))
 	if connErr == nil {
 		client := coordinator.NewClient(nc)
 		if err := client.Ping(ctx, 2*time.Second); err == nil {
@@ -102,7 +102,7 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		store.Close()
 		return nil, err
 	}
-	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log}
+	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg)}
 	if connErr == nil {
 		po.Config.NATSURL = url // a server without a coordinator: join it
 		nc.Close()

@@ -6,14 +6,24 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/spx-archive/spx/pkg/config"
+	"github.com/spx-archive/spx/pkg/metrics"
 	"github.com/spx-archive/spx/pkg/pipeline"
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/statusdb"
 )
+
+// defaultHTTP is where spx run and spx coordinator serve the web page and
+// /metrics unless --http says otherwise.
+const defaultHTTP = "127.0.0.1:8080"
 
 // roleFlags are the flags of spx run and the single-role commands.
 type roleFlags struct {
 	fetchers, writers int
 	listen, monitor   string
+	http              string
 }
 
 func newRunCommand(o *Options) *cobra.Command {
@@ -24,11 +34,16 @@ func newRunCommand(o *Options) *cobra.Command {
 		Long: `Run the whole pipeline in this process until interrupted: an embedded NATS
 server with JetStream on disk (nats.store_dir, clients on --listen, monitoring
 on --monitor), the coordinator, --fetchers fetch workers and --writers write
-workers. Remote fetchers and writers may join through --listen.
+workers. Remote fetchers and writers may join through --listen; a listen
+address other than loopback needs credentials (nats.user/nats.password,
+nats.token, nats.nkey_seed_file or mutual TLS), see docs/multi-machine.md.
+
+The web page and Prometheus /metrics are served on --http (default
+127.0.0.1:8080; --http="" turns them off).
 
 With nats.url set (--nats) no server is started: every role connects there.
 Queue work with spx process, spx process-gaps or spx enqueue-gaps.`,
-		Example: "  spx run\n  spx run --fetchers 8 --listen 0.0.0.0:4222",
+		Example: "  spx run\n  spx run --fetchers 8 --http 127.0.0.1:9090\n  SPX_NATS_USER=spx SPX_NATS_PASSWORD=… spx run --listen 0.0.0.0:4222",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRoles(cmd.Context(), o, cmd, cmd.ErrOrStderr(), true, f)
@@ -47,8 +62,14 @@ func addRoleFlags(cmd *cobra.Command, f *roleFlags, server, fetchers, writers bo
 	}
 	if server {
 		cmd.Flags().StringVar(&f.listen, "listen", "", "embedded NATS client address (nats.listen, default 127.0.0.1:4222)")
-		cmd.Flags().StringVar(&f.monitor, "monitor", "", "embedded NATS monitoring address (nats.monitor, default 127.0.0.1:8222)")
+		cmd.Flags().StringVar(&f.monitor, "monitor", "", `embedded NATS monitoring address (nats.monitor, default 127.0.0.1:8222; "" turns it off)`)
+		cmd.Flags().StringVar(&f.http, "http", defaultHTTP, `web page and /metrics address; "" turns them off`)
 	}
+}
+
+// topology is the JetStream topology cfg asks for (replicas on a cluster).
+func topology(cfg config.Config) queue.Topology {
+	return queue.Topology{Replicas: cfg.NATSReplicas, StagingReplicas: cfg.NATSStagingReplicas}
 }
 
 // runRoles starts the roles asked for and blocks until ctx ends or a role fails.
@@ -57,10 +78,15 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	if flags.Changed("fetchers") && f.fetchers < 0 || flags.Changed("writers") && f.writers < 0 {
 		return Usagef("--fetchers and --writers must not be negative")
 	}
-	po := pipeline.Options{Coordinator: coordinatorRole, Logger: o.Logger()}
+	// Data directories 0700 and files 0600: the archive, the status
+	// database and the JetStream store are this user's alone.
+	restrictUmask()
+	log := o.Logger()
+	po := pipeline.Options{Coordinator: coordinatorRole, Logger: log}
+	var store *statusdb.Store
 	if coordinatorRole {
-		store, err := openStoreForWrite(ctx, o)
-		if err != nil {
+		var err error
+		if store, err = openStoreForWrite(ctx, o); err != nil {
 			return err
 		}
 		defer store.Close()
@@ -79,9 +105,10 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	if f.listen != "" {
 		po.Config.NATSListen = f.listen
 	}
-	if f.monitor != "" {
+	if flags.Changed("monitor") { // --monitor "" turns monitoring off
 		po.Config.NATSMonitor = f.monitor
 	}
+	po.Topology = topology(po.Config)
 	if flags.Lookup("fetchers") != nil {
 		po.Fetchers = po.Config.Concurrency
 		if flags.Changed("fetchers") {
@@ -102,9 +129,35 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 		}
 		fmt.Fprintln(errw)
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	if coordinatorRole {
+		collector := metrics.NewCollector(log, nil)
+		stop, err := collector.Listen(p.NC)
+		if err != nil {
+			_ = p.Stop()
+			return err
+		}
+		defer stop()
+		if f.http != "" {
+			addr, err := serveHTTP(gctx, g, f.http, p, store, po.Config, collector, log)
+			if err != nil {
+				_ = p.Stop()
+				return err
+			}
+			fmt.Fprintf(errw, "spx: web page on http://%s/, metrics on http://%s/metrics\n", addr, addr)
+		}
+	}
+	if po.Fetchers > 0 || po.Writers > 0 {
+		hb := metrics.NewHeartbeat(p.NC, "", po.Fetchers, po.Writers, 0, log)
+		g.Go(func() error { return hb.Run(gctx) })
+	}
 	fmt.Fprintf(errw, "spx: running %s; stop with Ctrl-C\n", roleList(po))
-	<-ctx.Done()
-	return p.Stop()
+	g.Go(func() error { <-gctx.Done(); return nil })
+	err = g.Wait()
+	if serr := p.Stop(); err == nil {
+		err = serr
+	}
+	return err
 }
 
 func roleList(po pipeline.Options) string {

@@ -21,6 +21,7 @@ func newStatusCommand(o *Options) *cobra.Command {
 		showCalendar bool
 		years        []int
 		noColor      bool
+		watch        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -36,11 +37,20 @@ piped, ASCII with --no-color):
   - not closed yet, blank: no session  (ASCII: + ~ X . o ? -)
 --year picks the years (default: the recorded years, or this year).
 
-JSON (--format json): one object, see docs/cli-json.md. With --calendar, an
-array of calendars, one per year (the page's /api/calendar shape).`,
+When a coordinator or its NATS server is reachable (nats.url, or the embedded
+server of spx run on nats.listen, with the nats.* credentials) it adds each
+stage's queue (pending, in flight, dead), the worker processes connected
+(name, host, role, jobs done, last seen) and the throughput of the last
+minute. While the coordinator holds the database, the figures are read
+through it. --watch refreshes every 2s (--watch=10s to choose) until Ctrl-C.
+
+JSON (--format json): one object, see docs/cli-json.md (with --watch, one
+object per refresh). With --calendar, an array of calendars, one per year
+(the page's /api/calendar shape).`,
 		Example: `  spx status
   spx status --errors 20
   spx status --format json | jq .days
+  spx status --watch
   spx status --calendar --year 2024
   spx status --calendar --year 2023,2024 --no-color`,
 		Args: cobra.NoArgs,
@@ -51,6 +61,12 @@ array of calendars, one per year (the page's /api/calendar shape).`,
 			if cmd.Flags().Changed("year") || noColor {
 				return Usagef("--year and --no-color go with --calendar: add --calendar")
 			}
+			if cmd.Flags().Changed("watch") && watch <= 0 {
+				return Usagef("--watch %s: give a positive interval such as 2s", watch)
+			}
+			if watch > 0 {
+				return watchStatus(cmd.Context(), o, cmd.OutOrStdout(), format, errorsN, watch)
+			}
 			return runStatus(cmd.Context(), o, cmd.OutOrStdout(), format, errorsN)
 		},
 	}
@@ -59,6 +75,8 @@ array of calendars, one per year (the page's /api/calendar shape).`,
 	cmd.Flags().BoolVar(&showCalendar, "calendar", false, "draw the coverage calendar: one cell per trading day, by status")
 	cmd.Flags().IntSliceVar(&years, "year", nil, "calendar years, e.g. 2024 or 2023,2024 (default: the recorded years)")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "calendar in ASCII symbols without colours")
+	cmd.Flags().DurationVar(&watch, "watch", 0, "refresh every interval until interrupted (--watch alone: 2s)")
+	cmd.Flags().Lookup("watch").NoOptDefVal = "2s"
 	return cmd
 }
 
@@ -78,16 +96,11 @@ func runStatus(ctx context.Context, o *Options, out io.Writer, format string, er
 	if errorsN < 0 {
 		return Usagef("--errors %d: give 0 or more", errorsN)
 	}
-	st, path, closeFn, err := openStoreForRead(ctx, o)
+	rep, err := collectStatus(ctx, o, errorsN)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	rep, err := buildStatusReport(ctx, st, path, errorsN)
-	if err != nil {
-		return err
-	}
-	return renderStatus(out, format, rep)
+	return renderStatusOutput(out, format, rep)
 }
 
 // buildStatusReport reads the figures of `spx status` from the store.
@@ -123,9 +136,14 @@ func countsLine[K ~string](m map[K]int, order []K) string {
 }
 
 func renderStatus(out io.Writer, format string, rep statusReport) error {
+	return renderStatusOutput(out, format, statusOutput{statusReport: rep})
+}
+
+func renderStatusOutput(out io.Writer, format string, full statusOutput) error {
 	if format == formatJSON {
-		return writeJSON(out, rep)
+		return writeJSON(out, full)
 	}
+	rep := full.statusReport
 	tw := newTable(out)
 	fmt.Fprintf(tw, "database\t%s\n", rep.Database)
 	span := ""
@@ -139,6 +157,9 @@ func renderStatus(out io.Writer, format string, rep statusReport) error {
 	fmt.Fprintf(tw, "last activity\t%s\n", shortTime(rep.LastActivity))
 	for _, q := range rep.Queues {
 		fmt.Fprintf(tw, "queue %s\tpending %d, in flight %d, dead %d\n", q.Stage, q.Pending, q.InFlight, q.Dead)
+	}
+	if err := renderLive(tw, full); err != nil {
+		return err
 	}
 	if err := tw.Flush(); err != nil {
 		return err

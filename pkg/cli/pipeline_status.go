@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/pkg/coordinator"
+	"github.com/spx-archive/spx/pkg/metrics"
+	"github.com/spx-archive/spx/pkg/pipeline"
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/statusdb"
+)
+
+// statusOutput is `spx status`: the stored figures, plus the live ones
+// of a reachable cluster (omitted when none is).
+type statusOutput struct {
+	statusReport
+	NATS       string              `json:"nats,omitempty"` // the server the live figures came from
+	Workers    []metrics.Worker    `json:"workers,omitempty"`
+	Throughput *metrics.Throughput `json:"throughput,omitempty"`
+	// LiveError says why no live figures are shown ("" when they are, or
+	// when no NATS server answered at all).
+	LiveError string `json:"live_error,omitempty"`
+}
+
+// collectStatus reads the status database (through the coordinator when
+// it holds the file) and, when a NATS server answers, the queues, workers
+// and throughput.
+func collectStatus(ctx context.Context, o *Options, errorsN int) (statusOutput, error) {
+	var out statusOutput
+	st, path, closeFn, err := openStoreForRead(ctx, o)
+	switch {
+	case errors.Is(err, statusdb.ErrLocked):
+		cl, cerr := connectCluster(ctx, o, quietLogger(o, o.Stderr), false)
+		if cerr != nil {
+			return out, fmt.Errorf("%w; and %w", err, cerr)
+		}
+		defer cl.Close()
+		path, _, _ = dbLocation(ctx, o)
+		st = coordinatorState{cl.client}
+	case err != nil:
+		return out, err
+	default:
+		defer closeFn()
+	}
+	if out.statusReport, err = buildStatusReport(ctx, st, path, errorsN); err != nil {
+		return out, err
+	}
+	cfg, err := resolveConfigShared(ctx, o)
+	if err != nil {
+		return out, err
+	}
+	url := natsURL(cfg)
+	nc, err := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-status", nats.Timeout(time.Second), nats.MaxReconnects(0))
+	if err != nil {
+		return out, nil // no cluster running: the stored figures are all there is
+	}
+	defer nc.Close()
+	out.NATS = url
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err == nil {
+		var depth []queue.StageDepth
+		if depth, err = queue.Depth(lctx, js); err == nil {
+			for _, d := range depth {
+				out.Queues = append(out.Queues, queueStats{Stage: d.Stage, Pending: int64(d.Pending), InFlight: int64(d.InFlight), Dead: int64(d.Dead)})
+			}
+		}
+	}
+	if err != nil {
+		out.LiveError = err.Error()
+		return out, nil
+	}
+	stats, err := metrics.RequestStats(lctx, nc)
+	if err != nil {
+		out.LiveError = err.Error()
+		return out, nil
+	}
+	out.Workers, out.Throughput = stats.Workers, &stats.Throughput
+	return out, nil
+}
+
+// renderLive adds the live lines to the status table.
+func renderLive(tw *tabwriter.Writer, s statusOutput) error {
+	if s.NATS == "" {
+		fmt.Fprintf(tw, "live\tno NATS server reachable (start spx run, or set nats.url)\n")
+		return nil
+	}
+	if s.LiveError != "" {
+		fmt.Fprintf(tw, "live\t%s: %s\n", s.NATS, s.LiveError)
+		return nil
+	}
+	if t := s.Throughput; t != nil {
+		fmt.Fprintf(tw, "throughput\t%s rows/s, %s/s, %.1f jobs/min (last %s)\n", groupDigits(int64(t.RowsPerSec)), humanBytes(int64(t.BytesPerSec)), t.JobsPerMin, t.Window)
+	}
+	if len(s.Workers) == 0 {
+		fmt.Fprintf(tw, "workers\tnone heard from\n")
+		return nil
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(tw, "workers:")
+	fmt.Fprintln(tw, "  NAME\tHOST\tROLE\tJOBS DONE\tFAILED\tLAST SEEN\tSTATE")
+	for _, w := range s.Workers {
+		state := "connected"
+		if !w.Connected {
+			state = "gone quiet"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\t%s\n", w.Name, w.Host, w.Role, w.JobsDone, w.Failed, shortTime(w.LastSeen), state)
+	}
+	return nil
+}
+
+// watchStatus shows the status every interval until ctx ends. On a
+// terminal the table replaces the previous one; JSON prints one object per
+// refresh. An error after the first refresh is shown and the watch goes on.
+func watchStatus(ctx context.Context, o *Options, out io.Writer, format string, errorsN int, every time.Duration) error {
+	format, err := outputFormat(format, out)
+	if err != nil {
+		return err
+	}
+	if errorsN < 0 {
+		return Usagef("--errors %d: give 0 or more", errorsN)
+	}
+	clear := format != formatJSON && isTerminal(out)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for first := true; ; first = false {
+		rep, err := collectStatus(ctx, o, errorsN)
+		switch {
+		case err != nil && first:
+			return err
+		case err != nil:
+			fmt.Fprintf(out, "spx: %v (retrying every %s)\n", err, every)
+		default:
+			if clear {
+				fmt.Fprint(out, "\033[H\033[2J")
+			}
+			if format != formatJSON {
+				fmt.Fprintf(out, "spx status at %s, every %s (Ctrl-C stops)\n", time.Now().Format("15:04:05"), every)
+			}
+			if err := renderStatusOutput(out, format, rep); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// coordinatorState reads the status records through the control API while
+// the coordinator holds the database.
+type coordinatorState struct{ c *coordinator.Client }
+
+func (s coordinatorState) Days(ctx context.Context, from, to spx.Date) ([]spx.DayRecord, error) {
+	return s.c.Days(ctx, from, to)
+}
+
+func (s coordinatorState) Jobs(ctx context.Context, f spx.JobFilter) ([]spx.JobRecord, error) {
+	return s.c.Jobs(ctx, f)
+}
+
+// Errors returns the latest errors the control API's status carries (at
+// most 10).
+func (s coordinatorState) Errors(ctx context.Context, limit int) ([]spx.ErrorEntry, error) {
+	r, err := s.c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 && len(r.Errors) > limit {
+		r.Errors = r.Errors[:limit]
+	}
+	return r.Errors, nil
+}
+
+func (coordinatorState) AllConfig(context.Context) (map[string]string, error) {
+	return map[string]string{}, nil
+}
