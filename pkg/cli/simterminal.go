@@ -13,6 +13,7 @@ type simTerminalFlags struct {
 	v3Addr, v2Addr   string
 	cfg              terminalsim.Config
 	faultRate        string
+	badData          string
 	contractsLatency time.Duration
 }
 
@@ -53,6 +54,7 @@ generation. Statistics are at /sim/stats on both listeners.`,
 	fl.Float64Var(&f.cfg.Faults.StallRate, "stall-rate", 0, "probability a history body stops mid-way and holds the connection")
 	fl.Float64Var(&f.cfg.Faults.TruncateRate, "truncate-rate", 0, "probability a history body ends early without its closing envelope")
 	fl.DurationVar(&f.cfg.Faults.Latency, "latency", 0, "added before every history response's headers")
+	fl.StringVar(&f.badData, "bad-data", "", "malformed v3 CSV history answers: header, nan, inf, fields or empty")
 	return cmd
 }
 
@@ -74,8 +76,13 @@ func runSimTerminal(ctx context.Context, o *Options, f *simTerminalFlags) error 
 			return Usagef("invalid --%s %v: use a probability between 0 and 1", name, r)
 		}
 	}
+	bad, err := terminalsim.ParseBadData(f.badData)
+	if err != nil {
+		return Usage(err)
+	}
 	cfg := f.cfg
 	cfg.Faults.ErrorRate = rates
+	cfg.Faults.BadData = bad
 	cfg.ContractsLatency = f.contractsLatency
 	cfg.Logger = o.Logger()
 	return terminalsim.New(cfg).Serve(ctx, f.v3Addr, f.v2Addr)

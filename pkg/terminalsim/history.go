@@ -67,6 +67,13 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowF
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(http.StatusOK)
 	o := newOut(w, func() { _ = rc.Flush() })
+	bad := badData(f.BadData, format)
+	switch bad {
+	case BadEmpty:
+		return streamed{} // a 200 with nothing in it
+	case BadHeader:
+		head = badHeader(head)
+	}
 	o.buf = append(o.buf, head...)
 	cols := specs[g.ds]
 	var rows int64
@@ -99,7 +106,12 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowF
 				return streamed{rows: rows}
 			}
 		}
-		o.buf = appendRow(o.buf, g, cols, format, last, rows == 0)
+		if bad != "" && rows == limit/2 {
+			tmp = appendRow(tmp[:0], g, cols, format, last, rows == 0)
+			o.buf = append(o.buf, badRow(bad, tmp)...)
+		} else {
+			o.buf = appendRow(o.buf, g, cols, format, last, rows == 0)
+		}
 		last = g.con
 		rows++
 		o.maybeSend()
