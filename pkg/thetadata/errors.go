@@ -162,6 +162,9 @@ var ErrIdleTimeout = errors.New("terminal stalled: no data within the idle timeo
 // before the response is complete.
 var ErrTruncated = errors.New("response cut short")
 
+// ErrEmptyBody marks a 200 answer without a single byte.
+var ErrEmptyBody = errors.New("empty response body")
+
 // truncated returns a transient error for a body that ended too early.
 func truncated(url, what string) error {
 	return spx.Transient(fmt.Errorf("reading %s: %s (%w): the connection was cut or the terminal stopped; spx retries", url, what, ErrTruncated))
@@ -170,7 +173,29 @@ func truncated(url, what string) error {
 // malformed returns a permanent error for a body spx cannot decode, quoting
 // the beginning of the offending input.
 func malformed(url, what string, sample []byte) error {
-	return spx.Permanent(fmt.Errorf("decoding %s: %s; input begins %q: the terminal's answer does not have the shape spx expects; check thetadata.api and the terminal version, and report it if they are right", url, what, head(sample, 200)))
+	return withSample(spx.Permanent(fmt.Errorf("decoding %s: %s; input begins %q: the terminal's answer does not have the shape spx expects; check thetadata.api and the terminal version, and report it if they are right", url, what, head(sample, 200))), sample)
+}
+
+// sampleError carries the offending input (at most 200 bytes) for the
+// error log: the fetcher publishes Detail() with a failed job's event.
+type sampleError struct {
+	err    error
+	sample string
+}
+
+func (e *sampleError) Error() string  { return e.err.Error() }
+func (e *sampleError) Unwrap() error  { return e.err }
+func (e *sampleError) Detail() string { return e.sample }
+
+func withSample(err error, sample []byte) error {
+	return &sampleError{err: err, sample: string(head(sample, 200))}
+}
+
+// emptyBody is a 200 answer that ended cleanly without a single byte: not a
+// cut connection (that ends with an unexpected EOF), but an answer spx
+// cannot use, so the job fails instead of being retried to no end.
+func emptyBody(url string) error {
+	return spx.Permanent(fmt.Errorf("decoding %s: the terminal answered 200 with an empty body (not even a header line): %w; retry later with spx retry, and if it persists restart the terminal", url, ErrEmptyBody))
 }
 
 func head(b []byte, n int) []byte {

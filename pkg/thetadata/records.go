@@ -39,8 +39,9 @@ func (r *records) reuseHeader(h []string) {
 
 const readBufSize = 64 << 10
 
-// newRecords reads the header (CSV) or the first object's keys (NDJSON). An
-// empty body is a truncated response: a 200 answer always has a header.
+// newRecords reads the header (CSV) or the first object's keys (NDJSON). A
+// body that ends cleanly before its first byte is ErrEmptyBody (permanent: a
+// cut connection ends with an unexpected EOF instead).
 func newRecords(r io.Reader, url string) (*records, error) {
 	br := bufio.NewReaderSize(r, readBufSize)
 	rec := &records{lr: lineReader{br: br, url: url}, url: url}
@@ -48,7 +49,7 @@ func newRecords(r io.Reader, url string) (*records, error) {
 		b, err := br.Peek(1)
 		if err != nil {
 			if err == io.EOF {
-				return nil, truncated(url, "the response is empty, without even a header line")
+				return nil, emptyBody(url)
 			}
 			return nil, err
 		}

@@ -106,8 +106,8 @@ func newFieldMap(ds spx.Dataset, header []string, gen string, withContract bool,
 	}
 	if len(missing) > 0 || len(unknown) > 0 {
 		slices.Sort(missing)
-		return nil, spx.Permanent(fmt.Errorf("decoding %s: the response's columns do not match dataset %s (missing %v, unexpected %v; header %q): the terminal's output format changed or thetadata.api is wrong; upgrade spx or report it",
-			url, ds, missing, unknown, strings.Join(header, ",")))
+		return nil, withSample(spx.Permanent(fmt.Errorf("decoding %s: the response's columns do not match dataset %s (missing %v, unexpected %v; header %q): the terminal's output format changed or thetadata.api is wrong; upgrade spx or report it",
+			url, ds, missing, unknown, strings.Join(header, ","))), []byte(strings.Join(header, ",")))
 	}
 	return m, nil
 }
@@ -168,7 +168,7 @@ func (a *rowArena) fill(k int, r *spx.Row) {
 
 // badRow is the permanent error of a row spx cannot take, quoting it.
 func badRow(url string, n int, what string, row []byte) error {
-	return spx.Permanent(fmt.Errorf("decoding %s: row %d: %s; row: %q: the terminal sent data spx cannot store; report it with this message", url, n, what, head(row, 200)))
+	return withSample(spx.Permanent(fmt.Errorf("decoding %s: row %d: %s; row: %q: the terminal sent data spx cannot store; report it with this message", url, n, what, head(row, 200))), row)
 }
 
 // csvDecoder turns table records (v3 CSV/NDJSON, v2 CSV) into rows.
