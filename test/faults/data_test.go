@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spx-archive/spx/pkg/queue"
-	)
+)
 
 // Scenario 6: a staged object corrupted in the bucket (its chunk replaced,
 // so the object store's digest no longer matches) is detected by the
