@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -79,16 +80,38 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 	if len(ds.Columns()) == 0 {
 		return Result{}, spx.Permanent(fmt.Errorf("unknown dataset %q: use one of greeks, quote, ohlc, eod, open_interest", ds))
 	}
-	src, size, cleanup, err := randomAccess(ctx, in, o.TempDir)
+	reset := outputReset(out)
+	src, size, ok, err := seekable(in)
 	if err != nil {
 		return Result{}, err
 	}
-	defer cleanup()
+	if !ok {
+		// Not seekable (a staging object stream): keep a copy in a spill
+		// file while streaming, so the planned path can re-read it.
+		tee, err := newTeeSource(ctx, in, o.TempDir)
+		if err != nil {
+			return Result{}, err
+		}
+		defer tee.remove()
+		if reset != nil {
+			res, err := convertPlanned(ctx, ds, tee, math.MaxInt64, out, o, true)
+			if !errors.Is(err, errUnsorted) {
+				return res, err
+			}
+			if err := reset(); err != nil {
+				return Result{}, fmt.Errorf("rewinding output for a sorted rewrite: %w", err)
+			}
+		}
+		if size, err = tee.finish(); err != nil {
+			return Result{}, err
+		}
+		return convertPlanned(ctx, ds, tee.f, size, out, o, false)
+	}
 
 	// Fast path: stream the input straight through, checking the order as
 	// it goes. Most inputs are sorted; if this one is not, and the output
 	// can be rewound, start over on the planned path.
-	if reset := outputReset(out); reset != nil {
+	if reset != nil {
 		res, err := convertPlanned(ctx, ds, src, size, out, o, true)
 		if !errors.Is(err, errUnsorted) {
 			return res, err
@@ -175,39 +198,120 @@ func outputReset(out io.Writer) func() error {
 	return nil
 }
 
-// randomAccess gives positional access to in, spilling it to a temp file if
-// it cannot be read by offset.
-func randomAccess(ctx context.Context, in io.Reader, tempDir string) (io.ReaderAt, int64, func(), error) {
-	if ra, ok := in.(interface {
+// seekable gives positional access to in from its current offset, if it
+// supports it.
+func seekable(in io.Reader) (io.ReaderAt, int64, bool, error) {
+	ra, ok := in.(interface {
 		io.ReaderAt
 		io.Seeker
-	}); ok {
-		cur, err := ra.Seek(0, io.SeekCurrent)
-		if err == nil {
-			end, err2 := ra.Seek(0, io.SeekEnd)
-			if err2 != nil {
-				return nil, 0, nil, fmt.Errorf("sizing input: %w", err2)
-			}
-			if _, err := ra.Seek(cur, io.SeekStart); err != nil {
-				return nil, 0, nil, fmt.Errorf("rewinding input: %w", err)
-			}
-			return io.NewSectionReader(ra, cur, end-cur), end - cur, func() {}, nil
-		}
+	})
+	if !ok {
+		return nil, 0, false, nil
 	}
+	cur, err := ra.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0, false, nil // e.g. a pipe behind an *os.File
+	}
+	end, err := ra.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("sizing input: %w", err)
+	}
+	if _, err := ra.Seek(cur, io.SeekStart); err != nil {
+		return nil, 0, false, fmt.Errorf("rewinding input: %w", err)
+	}
+	return io.NewSectionReader(ra, cur, end-cur), end - cur, true, nil
+}
+
+// teeSource serves positional reads of a stream as it arrives and keeps
+// every byte in a spill file, so the streaming path reads the stream once
+// and the planned path, if needed, re-reads the file.
+type teeSource struct {
+	in   io.Reader
+	f    *os.File
+	mu   sync.Mutex
+	n    int64 // bytes received, all in f
+	done bool  // in is exhausted
+}
+
+func newTeeSource(ctx context.Context, in io.Reader, tempDir string) (*teeSource, error) {
 	f, err := os.CreateTemp(tempDir, "spx-convert-*.ndjson")
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("creating spill file (check the temp directory %q exists and is writable): %w", tempDir, err)
+		return nil, fmt.Errorf("creating spill file (check the temp directory %q exists and is writable): %w", tempDir, err)
 	}
-	cleanup := func() {
-		f.Close()
-		os.Remove(f.Name())
+	return &teeSource{in: ctxReader{ctx, in}, f: f}, nil
+}
+
+// ReadAt reads from the spill file what has arrived and from the stream
+// what has not, appending it to the file. Reads past the end of the stream
+// are short, with io.EOF.
+func (t *teeSource) ReadAt(p []byte, off int64) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if off > t.n {
+		if err := t.fill(off); err != nil {
+			return 0, err
+		}
 	}
-	n, err := io.Copy(f, ctxReader{ctx, in})
+	total := 0
+	if off < t.n {
+		k, err := t.f.ReadAt(p[:min(int64(len(p)), t.n-off)], off)
+		total = k
+		if err != nil && err != io.EOF {
+			return total, fmt.Errorf("reading spill file: %w", err)
+		}
+	}
+	for total < len(p) && !t.done {
+		k, err := t.in.Read(p[total:])
+		if k > 0 {
+			if _, werr := t.f.Write(p[total : total+k]); werr != nil {
+				return total, fmt.Errorf("writing spill file %s (check free space in the temp directory): %w", t.f.Name(), werr)
+			}
+			t.n += int64(k)
+			total += k
+		}
+		if err == io.EOF {
+			t.done = true
+		} else if err != nil {
+			return total, fmt.Errorf("reading input: %w", err)
+		}
+	}
+	if total < len(p) {
+		return total, io.EOF
+	}
+	return total, nil
+}
+
+// fill copies the stream into the spill file up to offset off (or its end).
+func (t *teeSource) fill(off int64) error {
+	if t.done || t.n >= off {
+		return nil
+	}
+	k, err := io.CopyN(t.f, t.in, off-t.n)
+	t.n += k
+	if err == io.EOF {
+		t.done = true
+		return nil
+	}
 	if err != nil {
-		cleanup()
-		return nil, 0, nil, fmt.Errorf("spilling input to %s: %w", f.Name(), err)
+		return fmt.Errorf("spilling input to %s: %w", t.f.Name(), err)
 	}
-	return f, n, cleanup, nil
+	return nil
+}
+
+// finish reads the rest of the stream into the spill file and returns the
+// input's size.
+func (t *teeSource) finish() (int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.fill(math.MaxInt64); err != nil {
+		return 0, err
+	}
+	return t.n, nil
+}
+
+func (t *teeSource) remove() {
+	t.f.Close()
+	os.Remove(t.f.Name())
 }
 
 type ctxReader struct {
@@ -359,7 +463,7 @@ func pipeline(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, enc
 // sampleLineLength estimates the average line length from the input's
 // first 256 KiB.
 func sampleLineLength(src io.ReaderAt, size int64) int64 {
-	buf := make([]byte, min(size, 256<<10))
+	buf := make([]byte, max(min(size, 256<<10), 0))
 	n, _ := src.ReadAt(buf, 0)
 	lines := int64(bytes.Count(buf[:n], []byte{'\n'}))
 	if lines == 0 {
@@ -429,11 +533,16 @@ func produce(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, targ
 			n := int(min(int64(room), seg.end-pos))
 			start := len(c.data)
 			c.data = slices.Grow(c.data, n+1)[:start+n]
-			if _, err := src.ReadAt(c.data[start:], pos); err != nil && err != io.EOF {
+			k, err := src.ReadAt(c.data[start:], pos)
+			if err != nil && err != io.EOF {
 				return fmt.Errorf("reading input at byte %d: %w", pos, err)
 			}
-			keep := n
-			if pos+int64(n) < seg.end {
+			// A short read is the end of the input (a streamed input's
+			// size is not known in advance).
+			atEnd := k < n || pos+int64(k) >= seg.end
+			c.data = c.data[:start+k]
+			keep := k
+			if !atEnd {
 				nl := bytes.LastIndexByte(c.data[start:], '\n')
 				if nl < 0 {
 					return newLineError(line, c.data[start:], "line longer than 1 MiB")
@@ -446,11 +555,16 @@ func produce(ctx context.Context, ds spx.Dataset, src io.ReaderAt, p *plan, targ
 				c.data = append(c.data, '\n') // last line of the input without a newline
 				lines++
 			}
-			addSpan(line, lines)
+			if lines > 0 {
+				addSpan(line, lines)
+			}
 			line += lines
 			pos += int64(keep)
 			if len(c.data) >= target && !flush() {
 				return ctx.Err()
+			}
+			if atEnd {
+				break
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package archive
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -178,8 +180,8 @@ func TestSortedOutput(t *testing.T) {
 	checkRows(t, refPath, rows)
 	refBytes, _ := os.ReadFile(refPath)
 	for _, mode := range []string{"sorted", "blocks", "split blocks", "rows", "reversed"} {
-		for _, via := range []string{"bytes.Reader", "spill", "file"} {
-			if via != "bytes.Reader" && mode != "blocks" {
+		for _, via := range []string{"bytes.Reader", "spill", "file", "spill to buffer"} {
+			if (via == "file" || via == "spill to buffer") && mode != "blocks" {
 				continue // how the input is read is independent of its order
 			}
 			t.Run(mode+"/"+via, func(t *testing.T) {
@@ -192,6 +194,19 @@ func TestSortedOutput(t *testing.T) {
 					fi, err = WriteFile(context.Background(), spx.Greeks, bytes.NewReader(in), out, o)
 				case "spill":
 					fi, err = WriteFile(context.Background(), spx.Greeks, onlyReader{bytes.NewReader(in)}, out, o)
+				case "spill to buffer":
+					// neither input nor output can be rewound
+					var buf bytes.Buffer
+					var res Result
+					res, err = Convert(context.Background(), spx.Greeks, onlyReader{bytes.NewReader(in)}, &buf, o)
+					if err == nil && res.Rows != int64(len(rows)) {
+						t.Fatalf("rows %d", res.Rows)
+					}
+					sum := sha256.Sum256(buf.Bytes())
+					fi.SHA256 = hex.EncodeToString(sum[:])
+					if err := os.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+						t.Fatal(err)
+					}
 				case "file":
 					f, ferr := OpenNDJSON(writeTemp(t, in))
 					if ferr != nil {
@@ -319,6 +334,10 @@ func TestNoRows(t *testing.T) {
 		_, err := WriteFile(context.Background(), spx.Greeks, strings.NewReader(in), filepath.Join(dir, "x.parquet"), Options{})
 		if !errors.Is(err, ErrNoRows) || spx.ClassOf(err) != spx.ClassPermanent {
 			t.Fatalf("input %q: error %v, want ErrNoRows", in, err)
+		}
+		_, err = WriteFile(context.Background(), spx.Greeks, onlyReader{bytes.NewReader([]byte(in))}, filepath.Join(dir, "x.parquet"), Options{TempDir: dir})
+		if !errors.Is(err, ErrNoRows) {
+			t.Fatalf("streamed input %q: error %v, want ErrNoRows", in, err)
 		}
 		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 			t.Fatalf("left behind: %v", ents)
