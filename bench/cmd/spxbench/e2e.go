@@ -30,17 +30,18 @@ type e2eResult struct {
 	PeakRSS int64
 	Rows    int64
 	Bytes   int64
+	Stages  stages // spx process only
 }
 
 // runE2E runs target 4: a simulated day through `spx process` (embedded
 // NATS on random ports, every role in one process) and through the naive
 // peer (curl at the terminal's concurrency into CSV files, then one DuckDB
 // COPY), both against the same simulated terminal on 127.0.0.1:0.
-func runE2E(ctx context.Context, cfg config, spxBin, self, work string, logf func(string, ...any)) ([]report.Measurement, report.Verdict) {
+func runE2E(ctx context.Context, cfg config, spxBin, self, work string, logf func(string, ...any)) ([]report.Measurement, report.Verdict, stages) {
 	v := report.Verdict{Target: "4 end to end", Want: fmt.Sprintf("spx process %s no slower than curl ×%d + DuckDB (the issue sets no number)", cfg.e2eDate, cfg.e2eConcurrency)}
-	fail := func(err error) ([]report.Measurement, report.Verdict) {
+	fail := func(err error) ([]report.Measurement, report.Verdict, stages) {
 		v.Status, v.Got = "FAIL", err.Error()
-		return nil, v
+		return nil, v, stages{}
 	}
 	date, err := spx.ParseDate(cfg.e2eDate)
 	if err != nil {
@@ -55,7 +56,7 @@ func runE2E(ctx context.Context, cfg config, spxBin, self, work string, logf fun
 	logf("e2e: simulated terminal at %s", base)
 
 	logf("e2e: spx process %s", date)
-	s, err := e2eSPX(ctx, spxBin, self, base, date, filepath.Join(dir, "spx"), cfg.e2eConcurrency)
+	s, err := e2eSPX(ctx, spxBin, self, base, date, filepath.Join(dir, "spx"), cfg.e2eConcurrency, cfg.e2eProfile)
 	if err != nil {
 		return fail(fmt.Errorf("spx process: %w", err))
 	}
@@ -83,7 +84,7 @@ func runE2E(ctx context.Context, cfg config, spxBin, self, work string, logf fun
 	default:
 		v.Status = "FAIL"
 	}
-	return ms, v
+	return ms, v, s.Stages
 }
 
 type simProcess struct {
@@ -144,7 +145,7 @@ func startSim(ctx context.Context, spxBin string, concurrency int) (*simProcess,
 
 // e2eSPX runs `spx process DATE` with a fresh database, archive and
 // embedded NATS on random ports, then counts the archive's rows.
-func e2eSPX(ctx context.Context, spxBin, self, base string, date spx.Date, dir string, concurrency int) (e2eResult, error) {
+func e2eSPX(ctx context.Context, spxBin, self, base string, date spx.Date, dir string, concurrency int, cpuProfile string) (e2eResult, error) {
 	out := filepath.Join(dir, "parquet")
 	for _, d := range []string{out, filepath.Join(dir, "nats"), filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -157,11 +158,16 @@ func e2eSPX(ctx context.Context, spxBin, self, base string, date spx.Date, dir s
 		"SPX_PROCESSING_TEMP_DIR=" + filepath.Join(dir, "tmp"),
 		"SPX_THETADATA_CONCURRENCY=" + fmt.Sprint(concurrency),
 	}
-	r, err := proc.Run(ctx, env, spxBin, "process", date.String(), "--terminal", base, "--db", filepath.Join(dir, "spx.db"), "--output-dir", out)
+	if cpuProfile != "" {
+		env = append(env, "SPX_CPUPROFILE="+cpuProfile)
+	}
+	start := time.Now()
+	r, err := proc.Run(ctx, env, spxBin, "process", date.String(), "--terminal", base, "--db", filepath.Join(dir, "spx.db"), "--output-dir", out,
+		"--log-level", "info", "--log-format", "json")
 	if err != nil {
 		return e2eResult{}, err
 	}
-	res := e2eResult{Wall: r.Wall, CPU: r.CPU(), PeakRSS: r.PeakRSS}
+	res := e2eResult{Wall: r.Wall, CPU: r.CPU(), PeakRSS: r.PeakRSS, Stages: parseStages(r.Stderr, start, r.Wall)}
 	res.Rows, res.Bytes, err = countParquet(ctx, filepath.Join(out, "**", "*.parquet"))
 	return res, err
 }

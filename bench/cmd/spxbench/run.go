@@ -39,6 +39,7 @@ type config struct {
 	repo           string
 	cpuProfile     string
 	fetchProfile   string
+	e2eProfile     string
 	spxEnv         []string
 	strict         bool
 	e2e            bool
@@ -110,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.StringVar(&cfg.fetchProfile, "fetch-cpuprofile", "", "write a CPU profile of the in-process fetcher runs of -fetcher to FILE")
+	fs.StringVar(&cfg.e2eProfile, "e2e-cpuprofile", "", "pass SPX_CPUPROFILE=FILE to the end-to-end spx process run")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark: a simulated day through spx process vs curl + DuckDB")
 	fs.StringVar(&cfg.e2eDate, "e2e-date", "2024-03-15", "trade date of the end-to-end benchmark")
@@ -218,9 +220,10 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		}
 	}
 	var e2eRows []report.Measurement
+	var e2eStages stages
 	e2eVerdict := hookE2E(ctx, cfg)
 	if cfg.e2e {
-		e2eRows, e2eVerdict = runE2E(ctx, cfg, spxBin, self, work, logf)
+		e2eRows, e2eVerdict, e2eStages = runE2E(ctx, cfg, spxBin, self, work, logf)
 	}
 
 	var fetchRows []report.Measurement
@@ -254,6 +257,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		fmt.Fprintf(w, "### End to end\n\nA simulated day (`spx sim-terminal`, v3, concurrency %d) through `spx process` (embedded NATS, every role in one process) and through the naive peer: one contracts list, curl ×%d into CSV files, one DuckDB COPY (2 threads, types auto-detected) into one Parquet file. Peak RSS of the peer is DuckDB's.\n\n",
 			cfg.e2eConcurrency, cfg.e2eConcurrency)
 		report.Table(w, e2eRows, []string{"curl + duckdb"})
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Where spx process's time went (from its log; fetchers %d, writers 2):\n\n", cfg.e2eConcurrency)
+		e2eStages.markdown(w)
 		fmt.Fprintln(w)
 	}
 	if len(fetchRows) > 0 {
