@@ -10,5 +10,7 @@
 //
 // It must not know about NATS, the status store or the terminal: it reads
 // bytes and writes files, and callers decide what a failure means through
-// spx.ClassOf (bad input is spx.Permanent).
+// spx.ClassOf (bad input is spx.Permanent). On first use it replaces
+// arrow-go's zstd codec process-wide with one that keeps a 1 MiB window
+// (see codec.go).
 package archive
