@@ -177,11 +177,16 @@ var encoders sync.Pool
 
 // newEncoder returns a zstd encoder writing to w. SpeedFastest: the staged
 // object is read once by a writer and deleted, so time matters more than
-// size (the default level took a third of a fetch job's CPU).
+// size. A 256 KiB window compresses NDJSON as well as the default 4 MiB
+// (15.8× against 15.7× on the largest response of a day, 12% faster) and
+// keeps the encoder's and every writer's decoder's memory small. Measured
+// on that response (47 MB of NDJSON, best of 7): SpeedFastest 69 ms,
+// SpeedDefault 75 ms, 256 KiB window 60 ms, s2 29 ms (but 7.8×, and not
+// zstd).
 func newEncoder(w io.Writer) (*zstd.Encoder, error) {
 	if zw, ok := encoders.Get().(*zstd.Encoder); ok {
 		zw.Reset(w)
 		return zw, nil
 	}
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(256<<10))
 }
