@@ -40,6 +40,7 @@ type config struct {
 	cpuProfile     string
 	fetchProfile   string
 	e2eProfile     string
+	roles          bool
 	spxEnv         []string
 	strict         bool
 	e2e            bool
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&cfg.fetchProfile, "fetch-cpuprofile", "", "write a CPU profile of the in-process fetcher runs of -fetcher to FILE")
 	fs.StringVar(&cfg.e2eProfile, "e2e-cpuprofile", "", "pass SPX_CPUPROFILE=FILE to the end-to-end spx process run")
+	fs.BoolVar(&cfg.roles, "roles", false, "also run the simulated day through separate coordinator, fetcher and writer processes and report each one's peak RSS")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark: a simulated day through spx process vs curl + DuckDB")
 	fs.StringVar(&cfg.e2eDate, "e2e-date", "2024-03-15", "trade date of the end-to-end benchmark")
@@ -142,8 +144,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-e2e-concurrency must be positive")
 	}
 	if !cfg.writer && !cfg.e2e {
-		if !cfg.fetcher {
-			return cfg, fmt.Errorf("-writer=false leaves nothing to run: add -e2e or -fetcher")
+		if !cfg.fetcher && !cfg.roles {
+			return cfg, fmt.Errorf("-writer=false leaves nothing to run: add -e2e, -fetcher or -roles")
 		}
 	}
 	if cfg.rows <= 0 || cfg.runs <= 0 || cfg.memSmall < 0 || (cfg.memSmall > 0 && cfg.memLarge <= cfg.memSmall) {
@@ -232,6 +234,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		fetchRows, fetchVerdict = runFetcher(ctx, cfg, spxBin, work, logf)
 	}
 
+	var roleRows []roleResult
+	var rolesWall time.Duration
+	var rolesVerdict report.Verdict
+	if cfg.roles {
+		roleRows, rolesWall, rolesVerdict = runRoles(ctx, cfg, spxBin, work, logf)
+	}
+
 	// Report.
 	w := stdout
 	fmt.Fprintf(w, "## spxbench %s\n\n", time.Now().UTC().Format(time.RFC3339))
@@ -268,7 +277,18 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		report.Table(w, fetchRows, []string{"download to /dev/null"})
 		fmt.Fprintln(w)
 	}
+	if len(roleRows) > 0 {
+		fmt.Fprintf(w, "### Role processes\n\nThe same simulated day through `spx coordinator` (embedded NATS), `spx fetcher --fetchers %d` and `spx writer --writers 2` as separate processes, driven by `spx process --nats`; the day took %.1f s. Peak RSS is each process's VmHWM just before it was stopped.\n\n| process | peak RSS MiB | CPU s |\n| --- | ---: | ---: |\n",
+			cfg.e2eConcurrency, rolesWall.Seconds())
+		for _, r := range roleRows {
+			fmt.Fprintf(w, "| spx %s | %.0f | %.1f |\n", r.Role, float64(r.PeakRSS)/report.MiB, r.CPU.Seconds())
+		}
+		fmt.Fprintln(w)
+	}
 	vs = append(vs, e2eVerdict, fetchVerdict)
+	if cfg.roles {
+		vs = append(vs, rolesVerdict)
+	}
 	fmt.Fprintln(w, "### Targets")
 	fmt.Fprintln(w)
 	report.Verdicts(w, vs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,5 +34,15 @@ func TestParseStages(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestReadVmHWMOfThisProcess(t *testing.T) {
+	v, ok := readVmHWM(os.Getpid())
+	if !ok || v < 1<<20 {
+		t.Fatalf("readVmHWM = %d, %v: want this process's peak RSS (over 1 MiB)", v, ok)
+	}
+	if _, ok := readVmHWM(-1); ok {
+		t.Error("readVmHWM of no process succeeded")
 	}
 }
