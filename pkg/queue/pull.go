@@ -24,8 +24,8 @@ func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle
 			sleep(ctx, time.Second)
 			continue
 		}
-		for msg := range batch.Messages() {
-			handle(ctx, msg)
+		if !drain(ctx, batch.Messages(), func(msg jetstream.Msg) { handle(ctx, msg) }) {
+			break // stopping: do not wait out the pull (up to a second)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			log.Debug("pull ended", "err", err)
@@ -33,6 +33,23 @@ func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle
 		}
 	}
 	return nil
+}
+
+// drain handles msgs until the channel closes (true) or ctx ends (false).
+// A message the server sends to the abandoned pull is redelivered after
+// AckWait.
+func drain(ctx context.Context, msgs <-chan jetstream.Msg, handle func(jetstream.Msg)) bool {
+	for {
+		select {
+		case msg, ok := <-msgs:
+			if !ok {
+				return true
+			}
+			handle(msg)
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // KeepInProgress tells the server every interval that msg is still being
