@@ -164,12 +164,18 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	d := queue.Decide(err, delivery, s.cfg.Policy)
 	switch d.Outcome {
 	case spx.JobEmpty:
-		s.publish(ctx, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY))
+		if !s.publish(ctx, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
+			s.redeliver(msg, delivery, log)
+			return
+		}
 		log.Info("no data")
 	case spx.JobFailed:
 		e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
 		e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), detail(err)
-		s.publish(ctx, log, e)
+		if !s.publish(ctx, log, e) {
+			s.redeliver(msg, delivery, log)
+			return
+		}
 		log.Error("fetch failed", "class", d.Class, "err", err)
 	default:
 		// Transient: tell the coordinator the last error (kept if the job
@@ -184,11 +190,24 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	}
 }
 
-// publish sends an event; a lost event is logged (the coordinator still sees
-// the job's outcome through the next event or a dead letter).
-func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) {
+// publish sends an event and reports whether JetStream stored it. A lost
+// progress event (fetching, staged) is only logged; a lost outcome event
+// (empty, failed) makes the caller hand the job back instead of settling it.
+func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) bool {
 	if err := queue.PublishEvent(context.WithoutCancel(ctx), s.js, e); err != nil {
 		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
+		return false
+	}
+	return true
+}
+
+// redeliver hands a job back whose outcome event could not be published
+// (NATS unreachable): settling it would lose the outcome for good.
+func (s *Service) redeliver(msg jetstream.Msg, delivery uint64, log *slog.Logger) {
+	delay := s.cfg.Policy.NakDelay(delivery)
+	log.Warn("the outcome event was not stored; the job will be redone", "delay", delay)
+	if err := msg.NakWithDelay(delay); err != nil {
+		log.Warn("handing the job back failed; it is redelivered after AckWait", "err", err)
 	}
 }
 

@@ -155,7 +155,12 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		spx.PauseForTest("writer.before_ack")
 		e := ev(spxv1.EventKind_EVENT_KIND_WRITTEN)
 		e.Rows, e.Bytes, e.Sha256, e.File = file.Rows, file.Bytes, file.SHA256, key.RelPath()
-		s.publish(ctx, log, e)
+		if !s.publish(ctx, log, e) {
+			// Acking now would lose the job: the coordinator would never
+			// hear it was written. Write it again (same bytes) later.
+			s.redeliver(msg, delivery, log)
+			return
+		}
 		if err := msg.Ack(); err != nil {
 			log.Warn("acking a written job failed; it may be written again (same bytes)", "err", err)
 		}
@@ -166,7 +171,10 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	case errors.Is(err, errRefetch):
 		e := ev(spxv1.EventKind_EVENT_KIND_REFETCH)
 		e.ErrorClass, e.ErrorMessage = string(spx.ClassTransient), err.Error()
-		s.publish(ctx, log, e)
+		if !s.publish(ctx, log, e) {
+			s.redeliver(msg, delivery, log)
+			return
+		}
 		log.Warn("staged object unusable; asking for a new fetch", "err", err)
 		_ = msg.TermWithReason("refetch: " + truncate(err.Error(), 150))
 		if err := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -177,7 +185,10 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		if d.Outcome == spx.JobFailed {
 			e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
 			e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), detail(err)
-			s.publish(ctx, log, e)
+			if !s.publish(ctx, log, e) {
+				s.redeliver(msg, delivery, log)
+				return
+			}
 			log.Error("write failed", "class", d.Class, "err", err)
 		} else {
 			log.Warn("write failed; will be redelivered", "err", err, "delay", d.Delay)
@@ -294,9 +305,22 @@ func isZstdError(err error) bool {
 		errors.Is(err, zstd.ErrReservedBlockType) || errors.Is(err, zstd.ErrUnknownDictionary) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) {
+// publish sends an event and reports whether JetStream stored it.
+func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) bool {
 	if err := queue.PublishEvent(context.WithoutCancel(ctx), s.js, e); err != nil {
 		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
+		return false
+	}
+	return true
+}
+
+// redeliver hands a job back whose outcome event could not be published
+// (NATS unreachable): settling it would lose the outcome for good.
+func (s *Service) redeliver(msg jetstream.Msg, delivery uint64, log *slog.Logger) {
+	delay := s.cfg.Policy.NakDelay(delivery)
+	log.Warn("the outcome event was not stored; the job will be redone", "delay", delay)
+	if err := msg.NakWithDelay(delay); err != nil {
+		log.Warn("handing the job back failed; it is redelivered after AckWait", "err", err)
 	}
 }
 
