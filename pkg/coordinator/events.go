@@ -81,7 +81,11 @@ func (s *Service) HandleEvent(ctx context.Context, key spx.JobKey, ev *spxv1.Eve
 			r.Outcome = spx.JobDead
 			dayChanged = true
 		case spxv1.EventKind_EVENT_KIND_REFETCH:
-			refetch = true
+			// Already written in this generation: a second delivery of the
+			// write job (after a crash) found the staged object consumed by
+			// the first. The file is in place; fetching again would reopen
+			// a finished job.
+			refetch = r.Outcome != spx.JobWritten
 		}
 		return nil
 	})
@@ -92,7 +96,7 @@ func (s *Service) HandleEvent(ctx context.Context, key spx.JobKey, ev *spxv1.Eve
 	if err != nil {
 		return fmt.Errorf("recording %s event of %s: %w", ev.GetKind(), key, err)
 	}
-	if ev.GetKind() == spxv1.EventKind_EVENT_KIND_FAILED || ev.GetKind() == spxv1.EventKind_EVENT_KIND_REFETCH {
+	if ev.GetKind() == spxv1.EventKind_EVENT_KIND_FAILED || refetch {
 		s.appendErrorLocked(ctx, spx.ErrorEntry{Time: now, Type: ev.GetErrorClass(), Message: ev.GetErrorMessage(),
 			Detail: ev.GetErrorDetail(), Job: key.String(), Date: key.Date})
 	}
