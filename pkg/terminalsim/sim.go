@@ -65,6 +65,7 @@ type Stats struct {
 	Requests        map[string]map[string]int64 `json:"requests"`          // endpoint path → status → count
 	RowsServedTotal int64                       `json:"rows_served_total"` // history rows sent, partial bodies included
 	RowsServed      map[string]int64            `json:"rows_served"`       // job key → rows of the last complete response (all pages); one-date, one-expiration requests only
+	Completed       map[string]int64            `json:"completed"`         // job key → complete responses served (one-date, one-expiration requests only)
 	MaxConcurrent   int                         `json:"max_concurrent"`    // most history/list requests served at once
 	InFlight        int                         `json:"in_flight"`
 	Queued          int                         `json:"queued"` // requests waiting for a slot now
@@ -118,7 +119,7 @@ func New(cfg Config) *Sim {
 		lim:    &limiter{limit: cfg.Concurrency, queue: cfg.QueueSize},
 		rnd:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		pages:  map[int64]*page{},
-		stats:  Stats{Requests: map[string]map[string]int64{}, RowsServed: map[string]int64{}},
+		stats:  Stats{Requests: map[string]map[string]int64{}, RowsServed: map[string]int64{}, Completed: map[string]int64{}},
 	}
 	s.SetFaults(cfg.Faults)
 	return s
@@ -143,6 +144,10 @@ func (s *Sim) Stats() Stats {
 		Requests:        map[string]map[string]int64{},
 		RowsServedTotal: s.stats.RowsServedTotal,
 		RowsServed:      map[string]int64{},
+		Completed:       map[string]int64{},
+	}
+	for k, n := range s.stats.Completed {
+		st.Completed[k] = n
 	}
 	for p, m := range s.stats.Requests {
 		st.Requests[p] = map[string]int64{}
@@ -193,6 +198,7 @@ func (s *Sim) completed(key string, rows int64) {
 	}
 	s.mu.Lock()
 	s.stats.RowsServed[key] = rows
+	s.stats.Completed[key]++
 	s.mu.Unlock()
 }
 

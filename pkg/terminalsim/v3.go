@@ -27,7 +27,7 @@ var v3Datasets = map[string]spx.Dataset{
 	"/v3" + spx.OpenInterest.V3Path(): spx.OpenInterest,
 }
 
-// V3Handler serves the v3 protocol (base /v3) and /sim/stats.
+// V3Handler serves the v3 protocol (base /v3), /sim/stats and /sim/faults.
 func (s *Sim) V3Handler() http.Handler {
 	routes := map[string]route{
 		"/v3/terminal/mdds/status":        {kindHealth, s.v3Health},
@@ -39,8 +39,12 @@ func (s *Sim) V3Handler() http.Handler {
 		routes[p] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3History(w, r, ds) }}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/sim/stats" {
+		switch r.URL.Path {
+		case "/sim/stats":
 			s.serveStats(w, r)
+			return
+		case "/sim/faults":
+			s.serveFaults(w, r)
 			return
 		}
 		rt, ok := routes[r.URL.Path]
