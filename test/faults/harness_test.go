@@ -333,6 +333,7 @@ func (c *cluster) process(from, to string, timeout time.Duration) (string, int) 
 type simStats struct {
 	Requests   map[string]map[string]int64 `json:"requests"`
 	RowsServed map[string]int64            `json:"rows_served"`
+	Completed  map[string]int64            `json:"completed"` // job key → complete downloads
 }
 
 func (c *cluster) stats() simStats {

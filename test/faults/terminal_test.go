@@ -1,0 +1,95 @@
+package faults
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+var threeDays = dates("2024-03-04", "2024-03-05", "2024-03-06")
+
+// Scenario 4: terminal faults. Transient faults end written; nothing is
+// silently short (check compares every file with the rows the simulator
+// served in its last complete answer for that job).
+func TestTerminalFaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		full    bool
+		simArgs []string
+		env     []string
+		midRun  string // POST /sim/faults?<midRun> after the first file
+		fetch   int
+	}{
+		{name: "codes-and-bodies", simArgs: []string{"--fault-rate", "429=0.05,470=0.05,474=0.05,477=0.05,500=0.05,571=0.05,572=0.05",
+			"--reset-rate", "0.15", "--truncate-rate", "0.15"}, fetch: 4},
+		// A 30-second 474 burst: the redelivery back-off must outlast it.
+		// Started mid-run (after the first file), once the days are planned.
+		{name: "disconnect-30s", full: true, simArgs: []string{"--latency", "300ms"}, midRun: "disconnect=30s",
+			env: []string{"SPX_TEST_NAK_BASE=2s", "SPX_TEST_NAK_MAX=8s"}, fetch: 4},
+		{name: "startup-571-15s", full: true, simArgs: []string{"--latency", "300ms"}, midRun: "startup=15s",
+			env: []string{"SPX_TEST_NAK_BASE=2s", "SPX_TEST_NAK_MAX=8s"}, fetch: 4},
+		// Stalled bodies end at the client's 30 s idle timeout.
+		{name: "stall", full: true, simArgs: []string{"--stall-rate", "0.1"}, env: []string{"SPX_TEST_ACK_WAIT=10s"}, fetch: 4},
+		// One slot and a one-request queue for 8 fetch workers: 429s.
+		{name: "queue-overflow-429", full: true, simArgs: []string{"--concurrency", "1", "--queue-size", "1", "--latency", "300ms"},
+			env: []string{"SPX_THETADATA_CONCURRENCY=8"}, fetch: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.full {
+				needFull(t)
+			}
+			t.Parallel()
+			c := newCluster(t, clusterOptions{simArgs: tt.simArgs, env: tt.env})
+			coord := c.coordinator()
+			c.fetcher(tt.fetch)
+			c.writer(2)
+			start := time.Now()
+			var out string
+			var code int
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				out, code = c.process("2024-03-04", "2024-03-06", 5*time.Minute)
+			}()
+			if tt.midRun != "" {
+				for deadline := time.Now().Add(time.Minute); countFiles(c.out) == 0; time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("no file written within a minute")
+					}
+				}
+				resp, err := http.Post(c.simURL+"/sim/faults?"+tt.midRun, "", nil)
+				if err != nil || resp.StatusCode != http.StatusNoContent {
+					t.Fatalf("injecting %s: %v %v", tt.midRun, err, resp)
+				}
+				resp.Body.Close()
+				t.Logf("%s injected after %d files", tt.midRun, countFiles(c.out))
+			}
+			<-done
+			if code != 0 {
+				t.Errorf("process-range exit %d:\n%s", code, out)
+			}
+			took := time.Since(start)
+			coord.stop(t)
+			jobs := c.check(threeDays, false)
+			for _, j := range jobs {
+				if j.Outcome != spx.JobWritten {
+					t.Errorf("%s: %s", j.Key, j.Outcome)
+				}
+			}
+			h := c.stats().historyRequests()
+			injected := int64(0)
+			for code, n := range h {
+				if code != "200" {
+					injected += n
+				}
+			}
+			t.Logf("%d jobs written in %s; history answers by status %v", len(jobs), took.Round(time.Millisecond), h)
+			if injected == 0 && h["200"] == int64(len(jobs)) {
+				t.Errorf("no fault was injected: %v", h)
+			}
+		})
+	}
+}
