@@ -165,14 +165,16 @@ func (s *Service) consume(ctx context.Context, stream, consumer string, handle f
 			}
 			continue
 		}
-		for msg := range batch.Messages() {
+		// queue.Drain returns as soon as ctx ends (shutdown no longer waits
+		// out the 1 s pull).
+		queue.Drain(ctx, batch.Messages(), func(msg jetstream.Msg) {
 			if err := handle(ctx, msg); err != nil {
 				s.log.Error("handling a message failed; will retry", "stream", stream, "err", err)
 				_ = msg.NakWithDelay(time.Second)
-				continue
+				return
 			}
 			_ = msg.Ack()
-		}
+		})
 	}
 	return nil
 }

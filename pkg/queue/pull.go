@@ -24,7 +24,7 @@ func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle
 			sleep(ctx, time.Second)
 			continue
 		}
-		if !drain(ctx, batch.Messages(), func(msg jetstream.Msg) { handle(ctx, msg) }) {
+		if !Drain(ctx, batch.Messages(), func(msg jetstream.Msg) { handle(ctx, msg) }) {
 			break // stopping: do not wait out the pull (up to a second)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -35,10 +35,10 @@ func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle
 	return nil
 }
 
-// drain handles msgs until the channel closes (true) or ctx ends (false).
+// Drain handles msgs until the channel closes (true) or ctx ends (false).
 // A message the server sends to the abandoned pull is redelivered after
 // AckWait.
-func drain(ctx context.Context, msgs <-chan jetstream.Msg, handle func(jetstream.Msg)) bool {
+func Drain(ctx context.Context, msgs <-chan jetstream.Msg, handle func(jetstream.Msg)) bool {
 	for {
 		select {
 		case msg, ok := <-msgs:

@@ -14,14 +14,14 @@ func TestDrainStopsWhenContextEnds(t *testing.T) {
 	msgs <- nil
 	close(msgs)
 	n := 0
-	if !drain(context.Background(), msgs, func(jetstream.Msg) { n++ }) || n != 2 {
+	if !Drain(context.Background(), msgs, func(jetstream.Msg) { n++ }) || n != 2 {
 		t.Fatalf("closed channel: handled %d, want 2 and true", n)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	open := make(chan jetstream.Msg)
 	done := make(chan bool)
-	go func() { done <- drain(ctx, open, func(jetstream.Msg) {}) }()
+	go func() { done <- Drain(ctx, open, func(jetstream.Msg) {}) }()
 	cancel()
 	select {
 	case ok := <-done:
