@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -241,6 +242,9 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 	if err != nil {
 		if spx.ClassOf(err) == spx.ClassTransient {
 			return File{}, err
+		}
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return File{}, spx.Permanent(fmt.Errorf("the output disk is full: nothing was kept of %s (%w); free space under processing.output_dir, then run spx retry --all-failed", path, err))
 		}
 		return File{}, spx.Permanent(fmt.Errorf("writing %s: %w", path, err))
 	}
