@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -141,6 +142,24 @@ func TestRunServesPageMetricsAndStatus(t *testing.T) {
 	}
 	if m := get("/metrics"); !regexp.MustCompile(`spx_rows_written_total [1-9]`).MatchString(m) || !strings.Contains(m, `spx_jobs_total{outcome="written"}`) {
 		t.Errorf("/metrics after a day:\n%s", m)
+	}
+
+	// Data directories 0700, files 0600 (spx run sets umask 077).
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile (temporary files)
+		}
+		if perm := info.Mode().Perm(); d.IsDir() && perm&0o077 != 0 || !d.IsDir() && perm&0o177 != 0 {
+			t.Errorf("%s has mode %v, want 0700 directories and 0600 files", path, perm)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// A wrong password gets no live figures, and says nothing secret.
