@@ -57,7 +57,8 @@ type Result struct {
 }
 
 // Convert reads uncompressed staged NDJSON of dataset ds from in and writes
-// one Parquet file to out, rows sorted by (strike, right, timestamp).
+// one Parquet file to out, rows sorted by (root, expiration, strike, right,
+// timestamp): (strike, right, timestamp) within one expiration.
 //
 // If in is an io.ReaderAt and io.Seeker (an *os.File, a bytes.Reader) it is
 // read in place from its current offset; any other reader is first copied
@@ -124,7 +125,7 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 }
 
 // errUnsorted stops the streaming fast path at the first row out of order.
-var errUnsorted = errors.New("input is not in (strike, right, timestamp) order")
+var errUnsorted = errors.New("input is not in (root, expiration, strike, right, timestamp) order")
 
 // convertPlanned writes src to out. Streaming (optimistic) goes straight
 // through and fails with errUnsorted at the first row out of order;

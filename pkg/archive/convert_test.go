@@ -533,7 +533,7 @@ func TestLineNumbersAcrossPlanningParts(t *testing.T) {
 	}
 }
 
-func TestTwoRootsSortByStrikeRightRoot(t *testing.T) {
+func TestTwoRootsSortByRootExpirationStrikeRight(t *testing.T) {
 	date := spx.NewDate(2024, 3, 14)
 	spx1 := genGreeks("SPX", date, spx.NewDate(2024, 3, 15), 3, 5, 14)
 	spxw := genGreeks("SPXW", date, spx.NewDate(2024, 3, 15), 3, 5, 15)
@@ -547,6 +547,32 @@ func TestTwoRootsSortByStrikeRightRoot(t *testing.T) {
 		t.Fatalf("contracts %d, want 12", fi.Contracts)
 	}
 	checkRows(t, path, want)
+}
+
+// A day staged as expirations one after another is already in output
+// order: it comes out row for row as it went in, and reversed expirations
+// are put back in order.
+func TestDayOfExpirationsKeepsStagedOrder(t *testing.T) {
+	date := spx.NewDate(2024, 3, 14)
+	var day []genRow
+	for i, root := range []string{"SPX", "SPXW"} {
+		for j, exp := range []spx.Date{spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 22), spx.NewDate(2024, 4, 19)} {
+			day = append(day, genGreeks(root, date, exp, 3, 4, uint64(10*i+j))...)
+		}
+	}
+	path, fi := convertFile(t, ndjson(day), Options{})
+	if fi.Contracts != 36 || fi.Rows != int64(len(day)) {
+		t.Fatalf("contracts %d rows %d, want 36 and %d", fi.Contracts, fi.Rows, len(day))
+	}
+	checkRows(t, path, day)
+
+	// The same expirations in reverse order must be sorted back.
+	var rev []genRow
+	for k := len(day); k > 0; k -= 3 * 2 * 4 {
+		rev = append(rev, day[k-3*2*4:k]...)
+	}
+	path, _ = convertFile(t, ndjson(rev), Options{})
+	checkRows(t, path, day)
 }
 
 func TestRowGroupBounds(t *testing.T) {

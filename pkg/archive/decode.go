@@ -27,7 +27,10 @@ const (
 )
 
 // contractKey identifies a contract inside one input. Output is ordered by
-// (strike, right, root, expiration), then by time.
+// (root, expiration, strike, right), then by time: within one expiration
+// (the pipeline's files) that is (strike, right, timestamp), and a day made
+// of expirations one after another, as staged, is already in order and
+// takes the streaming path instead of planning and re-reading.
 type contractKey struct {
 	strike float64
 	right  byte
@@ -37,15 +40,6 @@ type contractKey struct {
 
 func (a contractKey) compare(b contractKey) int {
 	switch {
-	case a.strike < b.strike:
-		return -1
-	case a.strike > b.strike:
-		return 1
-	case a.right != b.right:
-		if a.right < b.right {
-			return -1
-		}
-		return 1
 	case a.root != b.root:
 		if a.root < b.root {
 			return -1
@@ -53,6 +47,15 @@ func (a contractKey) compare(b contractKey) int {
 		return 1
 	case a.exp != b.exp:
 		if a.exp < b.exp {
+			return -1
+		}
+		return 1
+	case a.strike < b.strike:
+		return -1
+	case a.strike > b.strike:
+		return 1
+	case a.right != b.right:
+		if a.right < b.right {
 			return -1
 		}
 		return 1

@@ -5,8 +5,8 @@
 //
 // It owns the Parquet schema of every dataset (DESIGN.md §3), the
 // deterministic writer settings, the atomic file protocol (tmp, fsync,
-// rename, fsync dir) and the bounded-memory sort by (strike, right,
-// timestamp).
+// rename, fsync dir) and the bounded-memory sort by (root, expiration,
+// strike, right, timestamp).
 //
 // It must not know about NATS, the status store or the terminal: it reads
 // bytes and writes files, and callers decide what a failure means through

@@ -52,7 +52,7 @@ const readBlock = 4 << 20
 const maxLine = 1 << 20
 
 // planInput reads src once, checks every line's key and works out how to
-// emit the rows in (strike, right, root, expiration, time) order with
+// emit the rows in (root, expiration, strike, right, time) order with
 // bounded memory: straight through when the input is already sorted,
 // otherwise contract runs in sorted order read back by offset. The input is
 // split at line boundaries into parts planned in parallel.
