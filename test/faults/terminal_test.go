@@ -34,7 +34,9 @@ func TestTerminalFaults(t *testing.T) {
 		{name: "stall", full: true, simArgs: []string{"--stall-rate", "0.1"}, env: []string{"SPX_TEST_ACK_WAIT=10s"}, fetch: 4},
 		// One slot and a one-request queue for 8 fetch workers: 429s.
 		{name: "queue-overflow-429", full: true, simArgs: []string{"--concurrency", "1", "--queue-size", "1", "--latency", "300ms"},
-			env: []string{"SPX_THETADATA_CONCURRENCY=8"}, fetch: 8},
+			// Planning competes for the slot: the production retry base
+			// (1s) lets it through the overflow.
+			env: []string{"SPX_THETADATA_CONCURRENCY=8", "SPX_TEST_RETRY_BASE=1s"}, fetch: 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
