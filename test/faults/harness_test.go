@@ -184,6 +184,9 @@ type clusterOptions struct {
 	simArgs []string
 	outDir  string // default <dir>/parquet
 	env     []string
+	// fullUniverse serves the realistic market instead of 2 expirations
+	// of 8 strikes per root and day.
+	fullUniverse bool
 }
 
 func newCluster(t *testing.T, o clusterOptions) *cluster {
@@ -210,8 +213,11 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	)
 	c.env = append(c.env, o.env...)
 	t.Cleanup(c.killAll)
-	sim := c.start("sim-terminal", nil, append([]string{"sim-terminal", "--v3-addr", "127.0.0.1:0", "--v2-addr", "",
-		"--seed", "7", "--max-expirations", "2", "--max-strikes", "8", "--contracts-latency", "0"}, o.simArgs...)...)
+	simArgs := []string{"sim-terminal", "--v3-addr", "127.0.0.1:0", "--v2-addr", "", "--seed", "7", "--contracts-latency", "0"}
+	if !o.fullUniverse {
+		simArgs = append(simArgs, "--max-expirations", "2", "--max-strikes", "8")
+	}
+	sim := c.start("sim-terminal", nil, append(simArgs, o.simArgs...)...)
 	c.simURL = sim.waitFor(t, regexp.MustCompile(`v3=(http://127\.0\.0\.1:\d+)`), 20*time.Second)[1]
 	c.env = append(c.env, "SPX_THETADATA_BASE_URL="+c.simURL)
 	return c

@@ -99,3 +99,16 @@ func TestKillCoordinatorAndRestart(t *testing.T) {
 	t.Logf("%d complete downloads after the kill for %d jobs not yet written (in flight at the kill: downloaded again)",
 		st.historyRequests()["200"]-before, len(jobs)-written)
 }
+
+// dayFinished asks the running coordinator whether the day is finished.
+func (c *cluster) dayFinished(day spx.Date) bool {
+	nc, err := nats.Connect(c.natsURL)
+	if err != nil {
+		return false
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	prog, err := coordinator.NewClient(nc).Progress(ctx, []spx.Date{day})
+	return err == nil && len(prog) == 1 && prog[0].Finished
+}
