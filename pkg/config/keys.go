@@ -78,6 +78,13 @@ var Keys = []Key{
 		get:         func(c Config) string { return formatDuration(c.Timeout) },
 	},
 	{
+		Name: "thetadata.token", Default: "",
+		Description: "bearer token of spx terminal-proxy (remote fetchers); also SPX_PROXY_TOKEN (never shown or logged)",
+		Validate:    noSpace,
+		set:         func(c *Config, v string) { c.ThetaToken = v },
+		get:         func(c Config) string { return c.ThetaToken },
+	},
+	{
 		Name: "processing.start_date", Default: "2020-01-01",
 		Description: "first trade date of the archive (YYYY-MM-DD); gap analysis starts here",
 		Validate:    func(v string) error { _, err := spx.ParseDate(v); return err },
@@ -177,13 +184,6 @@ var Keys = []Key{
 		Validate:    func(string) error { return nil },
 		set:         func(c *Config, v string) { c.NATSCredentials = v },
 		get:         func(c Config) string { return c.NATSCredentials },
-	},
-	{
-		Name: "thetadata.token", Default: "",
-		Description: "bearer token of spx terminal-proxy (remote fetchers); also SPX_PROXY_TOKEN (never shown or logged)",
-		Validate:    noSpace,
-		set:         func(c *Config, v string) { c.ThetaToken = v },
-		get:         func(c Config) string { return c.ThetaToken },
 	},
 	{
 		Name: "nats.user", Default: "",
