@@ -86,9 +86,33 @@ func Convert(ctx context.Context, ds spx.Dataset, in io.Reader, out io.Writer, o
 	if err != nil {
 		return Result{}, err
 	}
+	if r, canReopen := in.(Reopener); !ok && canReopen && reset != nil {
+		// A staging object stream: stream it without a copy; if it is
+		// not sorted, read it again into a spill file and plan.
+		res, err := convertPlanned(ctx, ds, &streamSource{in: ctxReader{ctx, in}}, math.MaxInt64, out, o, true)
+		if !errors.Is(err, errUnsorted) {
+			return res, err
+		}
+		if err := reset(); err != nil {
+			return Result{}, fmt.Errorf("rewinding output for a sorted rewrite: %w", err)
+		}
+		again, err := r.Reopen(ctx)
+		if err != nil {
+			return Result{}, fmt.Errorf("reading the input again to sort it: %w", err)
+		}
+		tee, err := newTeeSource(ctx, again, o.TempDir)
+		if err != nil {
+			return Result{}, err
+		}
+		defer tee.remove()
+		if size, err = tee.finish(); err != nil {
+			return Result{}, err
+		}
+		return convertPlanned(ctx, ds, tee.f, size, out, o, false)
+	}
 	if !ok {
-		// Not seekable (a staging object stream): keep a copy in a spill
-		// file while streaming, so the planned path can re-read it.
+		// Not seekable (a pipe): keep a copy in a spill file while
+		// streaming, so the planned path can re-read it.
 		tee, err := newTeeSource(ctx, in, o.TempDir)
 		if err != nil {
 			return Result{}, err
