@@ -201,37 +201,18 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 }
 
 func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, job *spxv1.WriteJob) (File, error) {
-	obj, err := store.Get(ctx, key.ObjectName())
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return File{}, &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", key.ObjectName())}
+	in := &stagedInput{store: store, key: key, job: job}
+	defer in.close()
+	if err := in.open(ctx); err != nil {
+		return File{}, err
 	}
-	if err != nil {
-		return File{}, &readError{err}
-	}
-	defer obj.Close()
-	info, err := obj.Info()
-	if err != nil {
-		return File{}, &readError{err}
-	}
-	wantSHA, wantRows := job.GetNdjsonSha256(), job.GetRows()
-	if v := info.Metadata["sha256"]; v != "" {
-		wantSHA = v
-	}
-	if v, err := strconv.ParseInt(info.Metadata["rows"], 10, 64); err == nil {
-		wantRows = v
-	}
-	zr, err := zstd.NewReader(obj, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-	if err != nil {
-		return File{}, fmt.Errorf("starting zstd: %w", err)
-	}
-	defer zr.Close()
-	vr := &verifyingReader{r: zr, raw: obj, h: sha256.New(), want: wantSHA, name: key.ObjectName()}
 
 	path := filepath.Join(s.cfg.OutputDir, filepath.FromSlash(key.RelPath()))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return File{}, spx.Permanent(fmt.Errorf("creating %s: %w (check disk space and permissions of processing.output_dir)", filepath.Dir(path), err))
 	}
-	file, err := s.arc.WriteFile(ctx, key.Dataset, vr, path)
+	file, err := s.arc.WriteFile(ctx, key.Dataset, in, path)
+	vr := in.cur
 	if vr.err != nil {
 		// The input was at fault, whatever the archive made of it.
 		if file.Rows > 0 {
@@ -240,7 +221,7 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 		return File{}, vr.err
 	}
 	if err != nil {
-		if spx.ClassOf(err) == spx.ClassTransient {
+		if spx.ClassOf(err) == spx.ClassTransient || errors.Is(err, errRefetch) {
 			return File{}, err
 		}
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
@@ -258,11 +239,78 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 			return File{}, &readError{err}
 		}
 	}
-	if wantRows > 0 && file.Rows != wantRows {
+	if in.wantRows > 0 && file.Rows != in.wantRows {
 		_ = os.Remove(path)
-		return File{}, &refetchError{fmt.Errorf("staged object %s has %d rows, the fetcher staged %d", key.ObjectName(), file.Rows, wantRows)}
+		return File{}, &refetchError{fmt.Errorf("staged object %s has %d rows, the fetcher staged %d", key.ObjectName(), file.Rows, in.wantRows)}
 	}
 	return file, nil
+}
+
+// stagedInput is the staged object as the archive reads it: decompressed
+// and verified. It can be reopened (the object is still in the store), so
+// the archive streams it without keeping a spill copy and reads it again
+// only if it is not in output order.
+type stagedInput struct {
+	store    jetstream.ObjectStore
+	key      spx.JobKey
+	job      *spxv1.WriteJob
+	wantRows int64
+
+	obj jetstream.ObjectResult
+	zr  *zstd.Decoder
+	cur *verifyingReader
+}
+
+func (in *stagedInput) Read(p []byte) (int, error) { return in.cur.Read(p) }
+
+// Reopen starts reading the object again from its start.
+func (in *stagedInput) Reopen(ctx context.Context) (io.Reader, error) {
+	in.close()
+	if err := in.open(ctx); err != nil {
+		return nil, err
+	}
+	return in.cur, nil
+}
+
+func (in *stagedInput) open(ctx context.Context) error {
+	obj, err := in.store.Get(ctx, in.key.ObjectName())
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", in.key.ObjectName())}
+	}
+	if err != nil {
+		return &readError{err}
+	}
+	info, err := obj.Info()
+	if err != nil {
+		obj.Close()
+		return &readError{err}
+	}
+	wantSHA, wantRows := in.job.GetNdjsonSha256(), in.job.GetRows()
+	if v := info.Metadata["sha256"]; v != "" {
+		wantSHA = v
+	}
+	if v, err := strconv.ParseInt(info.Metadata["rows"], 10, 64); err == nil {
+		wantRows = v
+	}
+	zr, err := zstd.NewReader(obj, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		obj.Close()
+		return fmt.Errorf("starting zstd: %w", err)
+	}
+	in.obj, in.zr, in.wantRows = obj, zr, wantRows
+	in.cur = &verifyingReader{r: zr, raw: obj, h: sha256.New(), want: wantSHA, name: in.key.ObjectName()}
+	return nil
+}
+
+func (in *stagedInput) close() {
+	if in.zr != nil {
+		in.zr.Close()
+		in.zr = nil
+	}
+	if in.obj != nil {
+		in.obj.Close()
+		in.obj = nil
+	}
 }
 
 // verifyingReader decompresses the object and, at EOF, checks the NDJSON's

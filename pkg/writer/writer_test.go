@@ -24,13 +24,29 @@ import (
 )
 
 // fakeArchive copies the NDJSON to path (tmp then rename) and counts lines;
-// a line "bad" fails permanently.
+// a line "bad" fails permanently; input containing "reopen" is read a
+// second time through Reopen, as the archive does with unsorted input.
 type fakeArchive struct{}
 
-func (fakeArchive) WriteFile(_ context.Context, _ spx.Dataset, in io.Reader, path string) (writer.File, error) {
+func (fakeArchive) WriteFile(ctx context.Context, _ spx.Dataset, in io.Reader, path string) (writer.File, error) {
 	b, err := io.ReadAll(in)
 	if err != nil {
 		return writer.File{}, err
+	}
+	if bytes.Contains(b, []byte("reopen")) {
+		r, ok := in.(interface {
+			Reopen(context.Context) (io.Reader, error)
+		})
+		if !ok {
+			return writer.File{}, errors.New("the staged input cannot be reopened")
+		}
+		again, err := r.Reopen(ctx)
+		if err != nil {
+			return writer.File{}, err
+		}
+		if b, err = io.ReadAll(again); err != nil {
+			return writer.File{}, err
+		}
 	}
 	if bytes.Contains(b, []byte("bad")) {
 		return writer.File{}, spx.Permanent(errors.New("line 1: not JSON: \"bad\""))
@@ -83,12 +99,14 @@ func TestWriter(t *testing.T) {
 	stage(t, store, key(4), good, "0000") // digest mismatch
 	// key(5) is never staged: missing object
 	stage(t, store, key(6), []byte("bad\n"), "")
+	reopened := []byte("{\"reopen\":1}\n{\"a\":2}\n{\"a\":3}\n")
+	stage(t, store, key(7), reopened, "")
 
 	sub, err := nc.SubscribeSync("spx.event.>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []int{3, 4, 5, 6} {
+	for _, d := range []int{3, 4, 5, 6, 7} {
 		if err := queue.PublishWrite(ctx, js, &spxv1.WriteJob{Key: queue.KeyToProto(key(d)), Generation: 1, Object: key(d).ObjectName()}); err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +116,7 @@ func TestWriter(t *testing.T) {
 	go func() { done <- svc.Run(ctx) }()
 
 	got := map[int]*spxv1.Event{}
-	for len(got) < 4 {
+	for len(got) < 5 {
 		m, err := sub.NextMsg(15 * time.Second)
 		if err != nil {
 			t.Fatalf("waiting for events: %v (have %v)", err, got)
@@ -111,7 +129,7 @@ func TestWriter(t *testing.T) {
 		got[d] = ev
 	}
 	want := map[int]spxv1.EventKind{3: spxv1.EventKind_EVENT_KIND_WRITTEN, 4: spxv1.EventKind_EVENT_KIND_REFETCH,
-		5: spxv1.EventKind_EVENT_KIND_REFETCH, 6: spxv1.EventKind_EVENT_KIND_FAILED}
+		5: spxv1.EventKind_EVENT_KIND_REFETCH, 6: spxv1.EventKind_EVENT_KIND_FAILED, 7: spxv1.EventKind_EVENT_KIND_WRITTEN}
 	for d, k := range want {
 		if got[d].GetKind() != k {
 			t.Errorf("exp %d: event %v (%s), want %v", d, got[d].GetKind(), got[d].GetErrorMessage(), k)
@@ -122,6 +140,9 @@ func TestWriter(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, key(3).RelPath())); err != nil || !bytes.Equal(b, good) {
 		t.Errorf("written file: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, key(7).RelPath())); err != nil || !bytes.Equal(b, reopened) || got[7].GetRows() != 3 {
+		t.Errorf("reopened input: file %q, %v, rows %d", b, err, got[7].GetRows())
 	}
 	for _, d := range []int{4, 6} {
 		if _, err := os.Stat(filepath.Join(out, key(d).RelPath())); !os.IsNotExist(err) {
