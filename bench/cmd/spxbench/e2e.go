@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,18 +57,30 @@ func runE2E(ctx context.Context, cfg config, spxBin, self, work string, logf fun
 	defer sim.stop()
 	logf("e2e: simulated terminal at %s", base)
 
-	logf("e2e: spx process %s", date)
-	s, err := e2eSPX(ctx, spxBin, self, base, date, filepath.Join(dir, "spx"), cfg.e2eConcurrency, cfg.e2eProfile)
-	if err != nil {
-		return fail(fmt.Errorf("spx process: %w", err))
+	// Runs alternate (spx, peer, spx, peer …) so load from other work on
+	// the machine hits both sides alike; the median of each side counts.
+	var ss, ps []e2eResult
+	for run := 1; run <= cfg.e2eRuns; run++ {
+		logf("e2e: spx process %s (run %d of %d)", date, run, cfg.e2eRuns)
+		profile := ""
+		if run == 1 {
+			profile = cfg.e2eProfile
+		}
+		s, err := e2eSPX(ctx, spxBin, self, base, date, filepath.Join(dir, fmt.Sprintf("spx-%d", run)), cfg.e2eConcurrency, profile)
+		if err != nil {
+			return fail(fmt.Errorf("spx process: %w", err))
+		}
+		logf("e2e: spx process: %.1fs, %.1f CPU s, %d rows, peak RSS %.0f MiB", s.Wall.Seconds(), s.CPU.Seconds(), s.Rows, float64(s.PeakRSS)/report.MiB)
+		ss = append(ss, s)
+		logf("e2e: naive peer (curl ×%d, then DuckDB)", cfg.e2eConcurrency)
+		p, err := e2ePeer(ctx, self, base, date, filepath.Join(dir, fmt.Sprintf("peer-%d", run)), cfg.e2eConcurrency)
+		if err != nil {
+			return fail(fmt.Errorf("naive peer: %w", err))
+		}
+		logf("e2e: naive peer: %.1fs, %.1f CPU s, %d rows, peak RSS %.0f MiB", p.Wall.Seconds(), p.CPU.Seconds(), p.Rows, float64(p.PeakRSS)/report.MiB)
+		ps = append(ps, p)
 	}
-	logf("e2e: spx process: %.1fs, %d rows, peak RSS %.0f MiB", s.Wall.Seconds(), s.Rows, float64(s.PeakRSS)/report.MiB)
-	logf("e2e: naive peer (curl ×%d, then DuckDB)", cfg.e2eConcurrency)
-	p, err := e2ePeer(ctx, self, base, date, filepath.Join(dir, "peer"), cfg.e2eConcurrency)
-	if err != nil {
-		return fail(fmt.Errorf("naive peer: %w", err))
-	}
-	logf("e2e: naive peer: %.1fs, %d rows, peak RSS %.0f MiB", p.Wall.Seconds(), p.Rows, float64(p.PeakRSS)/report.MiB)
+	s, p := medianResult(ss), medianResult(ps)
 
 	input := "e2e " + date.String()
 	ms := []report.Measurement{
@@ -85,6 +99,18 @@ func runE2E(ctx context.Context, cfg config, spxBin, self, work string, logf fun
 		v.Status = "FAIL"
 	}
 	return ms, v, s.Stages
+}
+
+// medianResult is the run with the median wall time, its peak RSS
+// replaced by the largest of all runs (memory bounds hold for every run).
+func medianResult(rs []e2eResult) e2eResult {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b e2eResult) int { return cmp.Compare(a.Wall, b.Wall) })
+	m := sorted[len(sorted)/2]
+	for _, r := range rs {
+		m.PeakRSS = max(m.PeakRSS, r.PeakRSS)
+	}
+	return m
 }
 
 type simProcess struct {

@@ -41,6 +41,7 @@ type config struct {
 	fetchProfile   string
 	e2eProfile     string
 	roles          bool
+	e2eRuns        int
 	spxEnv         []string
 	strict         bool
 	e2e            bool
@@ -113,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&cfg.fetchProfile, "fetch-cpuprofile", "", "write a CPU profile of the in-process fetcher runs of -fetcher to FILE")
 	fs.StringVar(&cfg.e2eProfile, "e2e-cpuprofile", "", "pass SPX_CPUPROFILE=FILE to the end-to-end spx process run")
+	fs.IntVar(&cfg.e2eRuns, "e2e-runs", 1, "end-to-end runs of each side, alternating; the median counts")
 	fs.BoolVar(&cfg.roles, "roles", false, "also run the simulated day through separate coordinator, fetcher and writer processes and report each one's peak RSS")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&cfg.e2e, "e2e", false, "also run the end-to-end benchmark: a simulated day through spx process vs curl + DuckDB")
@@ -142,6 +144,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.e2eConcurrency <= 0 {
 		return cfg, fmt.Errorf("-e2e-concurrency must be positive")
+	}
+	if cfg.e2eRuns <= 0 {
+		return cfg, fmt.Errorf("-e2e-runs must be positive")
 	}
 	if !cfg.writer && !cfg.e2e {
 		if !cfg.fetcher && !cfg.roles {
@@ -263,8 +268,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		}
 	}
 	if len(e2eRows) > 0 {
-		fmt.Fprintf(w, "### End to end\n\nA simulated day (`spx sim-terminal`, v3, concurrency %d) through `spx process` (embedded NATS, every role in one process) and through the naive peer: one contracts list, curl ×%d into CSV files, one DuckDB COPY (2 threads, types auto-detected) into one Parquet file. Peak RSS of the peer is DuckDB's.\n\n",
-			cfg.e2eConcurrency, cfg.e2eConcurrency)
+		fmt.Fprintf(w, "### End to end\n\nA simulated day (`spx sim-terminal`, v3, concurrency %d) through `spx process` (embedded NATS, every role in one process) and through the naive peer: one contracts list, curl ×%d into CSV files, one DuckDB COPY (2 threads, types auto-detected) into one Parquet file. Peak RSS of the peer is DuckDB's; CPU s is spx's whole process but only DuckDB's for the peer (curl not counted). Median of %d alternating run(s) per side; peak RSS the largest of them.\n\n",
+			cfg.e2eConcurrency, cfg.e2eConcurrency, cfg.e2eRuns)
 		report.Table(w, e2eRows, []string{"curl + duckdb"})
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Where spx process's time went (from its log; fetchers %d, writers 2):\n\n", cfg.e2eConcurrency)
