@@ -42,7 +42,13 @@ fail() { log "FAIL: $*"; exit 1; }
 cleanup() {
   set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  for _ in $(seq 1 50); do # up to 10 s to stop cleanly, then SIGKILL
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   for h in "${hosts[@]}"; do ip netns del "spx-$h" 2>/dev/null; ip link del "v-$h" 2>/dev/null; done
   ip link del "$br" 2>/dev/null
   if [ "$failed" = 1 ]; then
@@ -60,10 +66,12 @@ on() {
   ip netns exec "spx-$h" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$h" "$@"
 }
 
-# bg HOST NAME CMD...: start a long-running process on HOST, output in NAME.log.
+# bg HOST NAME CMD...: start a long-running process on HOST, output in
+# NAME.log. A simple command (no function, no subshell) so that $! is the
+# process itself: ip netns exec, unshare and sh all exec into it.
 bg() {
   local h=$1 name=$2; shift 2
-  on "$h" "$@" >"$work/$name.log" 2>&1 &
+  ip netns exec "spx-$h" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$h" "$@" >"$work/$name.log" 2>&1 &
   pids+=($!)
 }
 
@@ -149,7 +157,7 @@ on coord "$spx" status --nats "$nats" --db "$work/coord/spx.db" --format table |
 # ---- the run: process the days from the coordinator host; cut w1 once
 # files are being written.
 log "processing ${dates[*]}"
-on coord "$spx" process-range "${dates[0]}" "${dates[-1]}" --nats "$nats" --db "$work/coord/spx.db" "${common[@]}" \
+ip netns exec spx-coord "$spx" process-range "${dates[0]}" "${dates[-1]}" --nats "$nats" --db "$work/coord/spx.db" "${common[@]}" \
   >"$work/process.log" 2>&1 &
 proc=$!
 pids+=($proc)
@@ -157,6 +165,7 @@ written() { on w2 curl -fsS "http://${addr[coord]}:8080/metrics" | awk -F' ' '/^
 for _ in $(seq 1 300); do
   n=$(written || true)
   [ "${n:-0}" -ge 3 ] && break
+  kill -0 "$proc" 2>/dev/null || fail "spx process-range ended early: $(tail -n 5 "$work/process.log")"
   sleep 0.2
 done
 [ "${n:-0}" -ge 3 ] || fail "no files written within a minute"
