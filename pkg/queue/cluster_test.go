@@ -95,7 +95,7 @@ func startCluster(t *testing.T) []*queue.Server {
 // empty. By default the node shut down is a replica that is neither the
 // pipeline's connection nor the staging store's leader; with
 // SPX_CLUSTER_TEST=1 it is the node the pipeline is connected to, which
-// today can leave a writer stuck reading a staged object (see
+// today can leave a fetcher or writer stuck on an object-store call (see
 // docs/multi-machine.md, known issues).
 func TestClusterSurvivesLosingANode(t *testing.T) {
 	if testing.Short() {
