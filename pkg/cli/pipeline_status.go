@@ -123,7 +123,8 @@ func renderLive(tw *tabwriter.Writer, s statusOutput) error {
 
 // watchStatus shows the status every interval until ctx ends. On a
 // terminal the table replaces the previous one; JSON prints one object per
-// refresh. An error after the first refresh is shown and the watch goes on.
+// refresh. An error after the first refresh is shown on stderr and the
+// watch goes on.
 func watchStatus(ctx context.Context, o *Options, out io.Writer, format string, errorsN int, every time.Duration) error {
 	format, err := outputFormat(format, out)
 	if err != nil {
@@ -138,10 +139,13 @@ func watchStatus(ctx context.Context, o *Options, out io.Writer, format string, 
 	for first := true; ; first = false {
 		rep, err := collectStatus(ctx, o, errorsN)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil // interrupted mid-refresh
 		case err != nil && first:
 			return err
 		case err != nil:
-			fmt.Fprintf(out, "spx: %v (retrying every %s)\n", err, every)
+			// On stderr, so --format json output stays one object per line.
+			fmt.Fprintf(o.Stderr, "spx: %v (retrying every %s)\n", err, every)
 		default:
 			if clear {
 				fmt.Fprint(out, "\033[H\033[2J")
