@@ -4,7 +4,7 @@ BIN     ?= bin
 PKGS    ?= ./...
 DEMO_DIR ?= ./demo-data
 
-.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go clean
+.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go test-cluster netns-test faults clean
 
 all: build
 
@@ -43,6 +43,15 @@ bench-quick: ## the converter against DuckDB on ~1M rows (about 30 s)
 
 bench-go: ## Go micro-benchmarks: converter, terminal decoders, simulator
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./pkg/archive/ ./pkg/thetadata/ ./pkg/terminalsim/
+
+test-cluster: ## NATS cluster: stop the connected node mid-run; large staged objects at R1/R3
+	SPX_CLUSTER_TEST=1 $(GO) test -race -run 'TestCluster' -v -timeout 20m ./pkg/queue
+
+netns-test: build ## separate hosts in network namespaces (root): 476 vs proxy, a worker host cut mid-run
+	SPX_BIN=./$(BIN)/spx scripts/netns-test.sh
+
+faults: ## the full fault suite: crashes, terminal faults, full disk, bad data, 5-day load (about 30+ min)
+	./scripts/faults.sh full
 
 clean:
 	rm -rf $(BIN) $(DEMO_DIR)
