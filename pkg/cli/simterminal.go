@@ -54,6 +54,7 @@ generation. Statistics are at /sim/stats on both listeners.`,
 	fl.Float64Var(&f.cfg.Faults.StallRate, "stall-rate", 0, "probability a history body stops mid-way and holds the connection")
 	fl.Float64Var(&f.cfg.Faults.TruncateRate, "truncate-rate", 0, "probability a history body ends early without its closing envelope")
 	fl.DurationVar(&f.cfg.Faults.Latency, "latency", 0, "added before every history response's headers")
+	fl.Float64Var(&f.cfg.Faults.ExpireRate, "expire-rate", 0, "probability a v2 page continuation has expired (477)")
 	fl.StringVar(&f.badData, "bad-data", "", "malformed v3 CSV history answers: header, nan, inf, fields or empty")
 	return cmd
 }
@@ -71,7 +72,7 @@ func runSimTerminal(ctx context.Context, o *Options, f *simTerminalFlags) error 
 	if f.v3Addr == "" && f.v2Addr == "" {
 		return Usagef("both --v3-addr and --v2-addr are empty: give at least one address to listen on")
 	}
-	for name, r := range map[string]float64{"reset-rate": f.cfg.Faults.ResetRate, "stall-rate": f.cfg.Faults.StallRate, "truncate-rate": f.cfg.Faults.TruncateRate} {
+	for name, r := range map[string]float64{"expire-rate": f.cfg.Faults.ExpireRate, "reset-rate": f.cfg.Faults.ResetRate, "stall-rate": f.cfg.Faults.StallRate, "truncate-rate": f.cfg.Faults.TruncateRate} {
 		if r < 0 || r > 1 {
 			return Usagef("invalid --%s %v: use a probability between 0 and 1", name, r)
 		}

@@ -55,6 +55,9 @@ type Faults struct {
 	StallRate    float64         // body stops mid-way and holds the connection
 	TruncateRate float64         // body ends early without its closing envelope
 	Latency      time.Duration   // added before the response headers
+	// ExpireRate is the probability that a v2 page continuation has
+	// expired (477 NO_PAGE_FOUND) when it is asked for.
+	ExpireRate float64
 	// BadData makes every v3 CSV history answer malformed in one way (see
 	// ParseBadData): header, nan, inf, fields or empty. "" is off.
 	BadData string

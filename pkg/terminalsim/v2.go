@@ -369,6 +369,9 @@ func (s *Sim) v2Page(w http.ResponseWriter, r *http.Request) *termError {
 		return errf(477, "no such page %q: restart the request from its first page", r.URL.Path)
 	}
 	p := s.takePage(id)
+	if f, _, _ := s.currentFaults(); p != nil && f.ExpireRate > 0 && s.roll() < f.ExpireRate {
+		p = nil // an injected expiry
+	}
 	if p == nil {
 		return errf(477, "page %d is missing or expired: restart the request from its first page", id)
 	}
