@@ -192,6 +192,8 @@ type clusterOptions struct {
 	// fullUniverse serves the realistic market instead of 2 expirations
 	// of 8 strikes per root and day.
 	fullUniverse bool
+	// v2 serves and uses only the v2 protocol (paged answers).
+	v2 bool
 }
 
 func newCluster(t *testing.T, o clusterOptions) *cluster {
@@ -202,7 +204,6 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		c.out = filepath.Join(dir, "parquet")
 	}
 	c.env = append(os.Environ(),
-		"SPX_THETADATA_API=v3",
 		"SPX_PROCESSING_OUTPUT_DIR="+c.out,
 		"SPX_PROCESSING_TEMP_DIR="+filepath.Join(dir, "temp"),
 		"SPX_DATABASE_PATH="+c.db,
@@ -218,12 +219,17 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	)
 	c.env = append(c.env, o.env...)
 	t.Cleanup(c.killAll)
-	simArgs := []string{"sim-terminal", "--v3-addr", "127.0.0.1:0", "--v2-addr", "", "--seed", "7", "--contracts-latency", "0"}
+	v3, v2, api := "127.0.0.1:0", "", "v3"
+	if o.v2 {
+		v3, v2, api = "", "127.0.0.1:0", "v2"
+	}
+	c.env = append(c.env, "SPX_THETADATA_API="+api)
+	simArgs := []string{"sim-terminal", "--v3-addr", v3, "--v2-addr", v2, "--seed", "7", "--contracts-latency", "0"}
 	if !o.fullUniverse {
 		simArgs = append(simArgs, "--max-expirations", "2", "--max-strikes", "8")
 	}
 	sim := c.start("sim-terminal", nil, append(simArgs, o.simArgs...)...)
-	c.simURL = sim.waitFor(t, regexp.MustCompile(`v3=(http://127\.0\.0\.1:\d+)`), 20*time.Second)[1]
+	c.simURL = sim.waitFor(t, regexp.MustCompile(api+`=(http://127\.0\.0\.1:\d+)`), 20*time.Second)[1]
 	c.env = append(c.env, "SPX_THETADATA_BASE_URL="+c.simURL)
 	return c
 }
@@ -361,11 +367,12 @@ func (c *cluster) stats() simStats {
 	return st
 }
 
-// historyRequests counts the simulator's history requests by status.
+// historyRequests counts the simulator's history requests (v2 page
+// continuations included) by status.
 func (st simStats) historyRequests() map[string]int64 {
 	out := map[string]int64{}
 	for path, m := range st.Requests {
-		if !strings.Contains(path, "/hist") {
+		if strings.Contains(path, "/list/") || strings.HasSuffix(path, "/status") || path == "unknown" {
 			continue
 		}
 		for code, n := range m {

@@ -20,10 +20,16 @@ func TestTerminalFaults(t *testing.T) {
 		simArgs []string
 		env     []string
 		midRun  string // POST /sim/faults?<midRun> after the first file
+		v2      bool
 		fetch   int
 	}{
 		{name: "codes-and-bodies", simArgs: []string{"--fault-rate", "429=0.05,470=0.05,474=0.05,477=0.05,500=0.05,571=0.05,572=0.05",
 			"--reset-rate", "0.15", "--truncate-rate", "0.15"}, fetch: 4},
+		// The v2 protocol: answers paged by 2000 rows, 20 % of page
+		// continuations expired (477: restart from page 1), codes and cut
+		// bodies on top.
+		{name: "v2-pages-expire", v2: true, simArgs: []string{"--tick-limit", "2000", "--expire-rate", "0.2",
+			"--fault-rate", "474=0.05,572=0.05", "--reset-rate", "0.05", "--truncate-rate", "0.05"}, fetch: 4},
 		// A 30-second 474 burst: the redelivery back-off must outlast it.
 		// Started mid-run (after the first file), once the days are planned.
 		{name: "disconnect-30s", full: true, simArgs: []string{"--latency", "300ms"}, midRun: "disconnect=30s",
@@ -44,7 +50,7 @@ func TestTerminalFaults(t *testing.T) {
 				needFull(t)
 			}
 			t.Parallel()
-			c := newCluster(t, clusterOptions{simArgs: tt.simArgs, env: tt.env})
+			c := newCluster(t, clusterOptions{simArgs: tt.simArgs, env: tt.env, v2: tt.v2})
 			coord := c.coordinator()
 			c.fetcher(tt.fetch)
 			c.writer(2)
