@@ -49,8 +49,14 @@ type Config struct {
 	Workers         int    // default 2
 	Name            string // worker name prefix, default "writer"
 	InProgressEvery time.Duration
-	Policy          queue.Policy
-	Logger          *slog.Logger
+	// ReadTimeout bounds reading one staged object: ReadTimeout plus one
+	// second per MiB of object. Without a deadline of our own the object
+	// store gives a read 5 s in all (larger objects then always failed), and
+	// a read whose NATS node died mid-stream would hang while InProgress
+	// kept the job alive. Default 2m.
+	ReadTimeout time.Duration
+	Policy      queue.Policy
+	Logger      *slog.Logger
 }
 
 // Service runs write workers.
@@ -72,6 +78,9 @@ func New(js jetstream.JetStream, arc Archive, cfg Config) *Service {
 	}
 	if cfg.InProgressEvery <= 0 {
 		cfg.InProgressEvery = 15 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 2 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -201,7 +210,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 }
 
 func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, job *spxv1.WriteJob) (File, error) {
-	in := &stagedInput{store: store, key: key, job: job}
+	in := &stagedInput{store: store, key: key, job: job, timeout: s.cfg.ReadTimeout}
 	defer in.close()
 	if err := in.open(ctx); err != nil {
 		return File{}, err
@@ -255,10 +264,12 @@ type stagedInput struct {
 	key      spx.JobKey
 	job      *spxv1.WriteJob
 	wantRows int64
+	timeout  time.Duration // base of the read deadline (see Config.ReadTimeout)
 
-	obj jetstream.ObjectResult
-	zr  *zstd.Decoder
-	cur *verifyingReader
+	obj    jetstream.ObjectResult
+	cancel context.CancelFunc
+	zr     *zstd.Decoder
+	cur    *verifyingReader
 }
 
 func (in *stagedInput) Read(p []byte) (int, error) { return in.cur.Read(p) }
@@ -273,16 +284,31 @@ func (in *stagedInput) Reopen(ctx context.Context) (io.Reader, error) {
 }
 
 func (in *stagedInput) open(ctx context.Context) error {
-	obj, err := in.store.Get(ctx, in.key.ObjectName())
+	name := in.key.ObjectName()
+	meta, err := in.store.GetInfo(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", in.key.ObjectName())}
+		return &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", name)}
 	}
 	if err != nil {
 		return &readError{err}
 	}
+	// The whole read shares one deadline (the object store fixes it at Get).
+	limit := in.timeout + time.Duration(meta.Size>>20)*time.Second
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	obj, err := in.store.Get(rctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		cancel()
+		return &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", name)}
+	}
+	if err != nil {
+		cancel()
+		return &readError{err}
+	}
+	in.cancel = cancel
 	info, err := obj.Info()
 	if err != nil {
 		obj.Close()
+		cancel()
 		return &readError{err}
 	}
 	wantSHA, wantRows := in.job.GetNdjsonSha256(), in.job.GetRows()
@@ -295,6 +321,7 @@ func (in *stagedInput) open(ctx context.Context) error {
 	zr, err := zstd.NewReader(obj, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		obj.Close()
+		cancel()
 		return fmt.Errorf("starting zstd: %w", err)
 	}
 	in.obj, in.zr, in.wantRows = obj, zr, wantRows
@@ -310,6 +337,10 @@ func (in *stagedInput) close() {
 	if in.obj != nil {
 		in.obj.Close()
 		in.obj = nil
+	}
+	if in.cancel != nil {
+		in.cancel()
+		in.cancel = nil
 	}
 }
 
