@@ -76,7 +76,7 @@ func runConfigGet(ctx context.Context, o *Options, out io.Writer, key, format st
 			return Usage(err)
 		}
 	}
-	st, _, closeFn, err := openStoreForRead(ctx, o)
+	st, closeFn, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func runGapAnalysis(ctx context.Context, o *Options, out io.Writer, format, star
 	} else {
 		end = calendar.LastClosedSession(now)
 	}
-	st, _, closeFn, err := openStoreForRead(ctx, o)
+	st, closeFn, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}

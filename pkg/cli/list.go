@@ -60,7 +60,7 @@ func runList(ctx context.Context, o *Options, out io.Writer, format, fromS, toS 
 	if !from.IsZero() && !to.IsZero() && from > to {
 		return Usagef("--from %s is after --to %s: the start must not be after the end", from, to)
 	}
-	st, _, closeFn, err := openStoreForRead(ctx, o)
+	st, closeFn, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}

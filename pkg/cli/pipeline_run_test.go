@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spx-archive/spx/pkg/statusdb"
 	"github.com/spx-archive/spx/pkg/terminalsim"
 )
 
@@ -142,6 +143,44 @@ func TestRunServesPageMetricsAndStatus(t *testing.T) {
 	}
 	if m := get("/metrics"); !regexp.MustCompile(`spx_rows_written_total [1-9]`).MatchString(m) || !strings.Contains(m, `spx_jobs_total{outcome="written"}`) {
 		t.Errorf("/metrics after a day:\n%s", m)
+	}
+
+	// The read-only commands read through the coordinator while it holds
+	// the database.
+	for _, args := range [][]string{
+		{"list", "--format", "json"},
+		{"gap-analysis", "--start-date", "2024-03-14", "--end-date", "2024-03-14", "--format", "json"},
+		{"status", "--calendar", "--year", "2024", "--format", "json"},
+		{"verify", "--format", "json"},
+		{"config", "get", "processing.roots", "--format", "json"},
+	} {
+		out.Reset()
+		errb.Reset()
+		if code := Main(ctx, append(args, client...), &out, &errb); code != 0 {
+			t.Errorf("%v while spx run holds the database: exit %d: %s", args, code, errb.String())
+		}
+		if args[0] == "list" && !strings.Contains(out.String(), `"date":"2024-03-14","status":"success"`) {
+			t.Errorf("list through the coordinator: %s", out.String())
+		}
+		if args[0] == "gap-analysis" && !strings.Contains(out.String(), `"gaps":[]`) {
+			t.Errorf("gap-analysis through the coordinator: %s", out.String())
+		}
+	}
+	// A database held by another process is not confused with the one this
+	// coordinator serves.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if code := Main(ctx, append([]string{"status"}, "--db", other), io.Discard, io.Discard); code != 0 {
+		t.Fatalf("creating another database: exit %d", code)
+	}
+	holder, err := statusdb.Open(other, statusdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	code := Main(ctx, []string{"list", "--db", other, "--nats", natsURL}, io.Discard, &errb)
+	holder.Close()
+	if code != 1 || !strings.Contains(errb.String(), "serves") {
+		t.Errorf("list of a database another process holds: exit %d, %s; want 1 saying the coordinator serves another database", code, errb.String())
 	}
 
 	// Data directories 0700, files 0600 (spx run sets umask 077).

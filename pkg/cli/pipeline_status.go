@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,7 +15,6 @@ import (
 	"github.com/spx-archive/spx/pkg/pipeline"
 	"github.com/spx-archive/spx/pkg/queue"
 	"github.com/spx-archive/spx/pkg/spx"
-	"github.com/spx-archive/spx/pkg/statusdb"
 )
 
 // statusOutput is `spx status`: the stored figures, plus the live ones
@@ -36,20 +34,14 @@ type statusOutput struct {
 // and throughput.
 func collectStatus(ctx context.Context, o *Options, errorsN int) (statusOutput, error) {
 	var out statusOutput
-	st, path, closeFn, err := openStoreForRead(ctx, o)
-	switch {
-	case errors.Is(err, statusdb.ErrLocked):
-		cl, cerr := connectCluster(ctx, o, quietLogger(o, o.Stderr), false)
-		if cerr != nil {
-			return out, fmt.Errorf("%w; and %w", err, cerr)
-		}
-		defer cl.Close()
-		path, _, _ = dbLocation(ctx, o)
-		st = coordinatorState{cl.client}
-	case err != nil:
+	st, closeFn, err := openStateForRead(ctx, o)
+	if err != nil {
 		return out, err
-	default:
-		defer closeFn()
+	}
+	defer closeFn()
+	path, _, err := dbLocation(ctx, o)
+	if err != nil {
+		return out, err
 	}
 	if out.statusReport, err = buildStatusReport(ctx, st, path, errorsN); err != nil {
 		return out, err
@@ -190,6 +182,7 @@ func (s coordinatorState) Errors(ctx context.Context, limit int) ([]spx.ErrorEnt
 	return r.Errors, nil
 }
 
-func (coordinatorState) AllConfig(context.Context) (map[string]string, error) {
-	return map[string]string{}, nil
+// AllConfig returns the values stored in the coordinator's database.
+func (s coordinatorState) AllConfig(ctx context.Context) (map[string]string, error) {
+	return s.c.ConfigGet(ctx)
 }

@@ -66,7 +66,7 @@ func runStatusCalendar(ctx context.Context, o *Options, out io.Writer, format st
 			return Usagef("--year %d is outside the supported calendar years: give a year in %d-%d", y, calendar.MinYear, calendar.MaxYear)
 		}
 	}
-	st, _, closeFn, err := openStoreForRead(ctx, o)
+	st, closeFn, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}

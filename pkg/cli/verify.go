@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/spx-archive/spx/pkg/pipeline"
 	"github.com/spx-archive/spx/pkg/spx"
-	"github.com/spx-archive/spx/pkg/statusdb"
 )
 
 func newVerifyCommand(o *Options) *cobra.Command {
@@ -55,26 +53,14 @@ func runVerify(ctx context.Context, o *Options, out io.Writer, format, fromS, to
 	if !from.IsZero() && !to.IsZero() && from > to {
 		return Usagef("--from %s is after --to %s: the start must not be after the end", from, to)
 	}
-	var st pipeline.JobReader
-	cfg, err := resolveConfigShared(ctx, o)
+	st, closeFn, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	rd, _, closeFn, err := openStoreForRead(ctx, o)
-	switch {
-	case errors.Is(err, statusdb.ErrLocked):
-		// The coordinator holds the database: read the records through it.
-		cl, cerr := connectCluster(ctx, o, o.Logger(), false)
-		if cerr != nil {
-			return fmt.Errorf("%w; and %w", err, cerr)
-		}
-		defer cl.Close()
-		st = cl.client
-	case err != nil:
+	defer closeFn()
+	cfg, err := resolveConfig(ctx, o, st)
+	if err != nil {
 		return err
-	default:
-		defer closeFn()
-		st = rd
 	}
 	rep, err := pipeline.Verify(ctx, st, cfg.OutputDir, from, to)
 	if err != nil {

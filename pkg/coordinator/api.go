@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -54,6 +55,11 @@ type (
 		Days   map[spx.DayStatus]int `json:"days"`
 		Depth  []queue.StageDepth    `json:"depth"`
 		Errors []spx.ErrorEntry      `json:"errors"`
+		// Database is the absolute path of the status database this
+		// coordinator holds (empty if its store does not say), so a CLI that
+		// finds its own database locked can tell whether this coordinator is
+		// the one holding it.
+		Database string `json:"database,omitempty"`
 	}
 	// ConfigRequest reads (Value empty) or sets a stored configuration key.
 	ConfigRequest struct {
@@ -100,6 +106,11 @@ func (s *Service) Status(ctx context.Context) (StatusReply, error) {
 		return StatusReply{}, fmt.Errorf("reading days: %w", err)
 	}
 	r := StatusReply{Days: map[spx.DayStatus]int{}}
+	if p, ok := s.store.(interface{ Path() string }); ok {
+		if abs, err := filepath.Abs(p.Path()); err == nil {
+			r.Database = abs
+		}
+	}
 	for _, d := range days {
 		r.Days[d.Status]++
 	}

@@ -41,7 +41,7 @@ type VerifyReport struct {
 // same row count and SHA-256. For days recorded success, the day checksum
 // must match the manifests on disk.
 func Verify(ctx context.Context, st JobReader, outputDir string, from, to spx.Date) (VerifyReport, error) {
-	var rep VerifyReport
+	rep := VerifyReport{Problems: []Problem{}} // [] rather than null in JSON
 	jobs, err := st.Jobs(ctx, spx.JobFilter{From: from, To: to, Outcomes: []spx.JobOutcome{spx.JobWritten}})
 	if err != nil {
 		return rep, fmt.Errorf("listing written jobs: %w", err)
