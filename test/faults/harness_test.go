@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -216,6 +217,9 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		"SPX_TEST_RETRY_BASE=50ms",
 		"SPX_TEST_FETCH_RETRIES=2",
 		"SPX_TEST_MAX_DELIVER=8",
+		// The CLI's default NATS address points nowhere, so a developer's
+		// own `spx run` on 127.0.0.1:4222 never answers the suite.
+		"SPX_NATS_LISTEN="+unusedAddr(t),
 	)
 	c.env = append(c.env, o.env...)
 	t.Cleanup(c.killAll)
@@ -513,4 +517,14 @@ func dates(ss ...string) []spx.Date {
 		out = append(out, d)
 	}
 	return out
+}
+
+// unusedAddr returns a loopback address nothing listens on.
+func unusedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
