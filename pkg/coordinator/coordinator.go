@@ -69,10 +69,12 @@ type Config struct {
 	Version   string // micro service version, default 0.1.0
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// ListRetries is how often a transient contract-listing failure is
-	// retried before the day is left unplanned (default 3).
-	ListRetries uint64
-	RetryBase   time.Duration // default 1s
+	// ListRetryFor is how long a transient contract-listing failure (the
+	// terminal disconnected, starting, or its queue full) is retried before
+	// the day is left unplanned, a gap with the reason in the error log
+	// (default 2m: longer than a terminal's usual disconnect or start-up).
+	ListRetryFor time.Duration
+	RetryBase    time.Duration // first back-off, default 1s (waits capped at 15s)
 	// MaxRefetch bounds how often a corrupt staged object is fetched again
 	// before the job fails (default 3).
 	MaxRefetch int
@@ -111,8 +113,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.ListRetries == 0 {
-		cfg.ListRetries = 3
+	if cfg.ListRetryFor <= 0 {
+		cfg.ListRetryFor = 2 * time.Minute
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
@@ -268,7 +270,7 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 // expiration).
 func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 	var contracts []spx.Contract
-	err := queue.RetryTransient(ctx, s.cfg.ListRetries, s.cfg.RetryBase, func(ctx context.Context) error {
+	err := queue.RetryTransientFor(ctx, s.cfg.ListRetryFor, s.cfg.RetryBase, 15*time.Second, func(ctx context.Context) error {
 		var err error
 		contracts, err = s.src.Contracts(ctx, d, s.cfg.Roots)
 		return err

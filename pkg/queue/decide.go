@@ -104,7 +104,22 @@ func RetryTransient(ctx context.Context, retries uint64, base time.Duration, fn 
 	if base <= 0 {
 		base = time.Second
 	}
-	b := retry.WithMaxRetries(retries, retry.WithJitterPercent(20, retry.NewExponential(base)))
+	return retryTransient(ctx, retry.WithMaxRetries(retries, retry.WithJitterPercent(20, retry.NewExponential(base))), fn)
+}
+
+// RetryTransientFor is RetryTransient bounded by time instead of a count:
+// exponential back-off from base with jitter, each wait at most maxWait,
+// until fn succeeds, fails other than transiently, or d has passed. It
+// suits calls that must outlast a terminal's disconnect or start-up phase.
+func RetryTransientFor(ctx context.Context, d, base, maxWait time.Duration, fn func(ctx context.Context) error) error {
+	if base <= 0 {
+		base = time.Second
+	}
+	b := retry.WithMaxDuration(d, retry.WithCappedDuration(maxWait, retry.WithJitterPercent(20, retry.NewExponential(base))))
+	return retryTransient(ctx, b, fn)
+}
+
+func retryTransient(ctx context.Context, b retry.Backoff, fn func(ctx context.Context) error) error {
 	var last error
 	err := retry.Do(ctx, b, func(ctx context.Context) error {
 		last = fn(ctx)

@@ -71,6 +71,31 @@ func TestRetryTransient(t *testing.T) {
 	}
 }
 
+// RetryTransientFor keeps going for its duration (a terminal disconnected
+// for a while), not for a count, and gives the last error back after it.
+func TestRetryTransientFor(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	start := time.Now()
+	err := queue.RetryTransientFor(ctx, 2*time.Second, time.Millisecond, 20*time.Millisecond, func(context.Context) error {
+		calls++
+		if time.Since(start) < 300*time.Millisecond {
+			return spx.Transient(errors.New("474 DISCONNECTED"))
+		}
+		return nil
+	})
+	if err != nil || calls < 5 {
+		t.Fatalf("err %v after %d calls; want success after a 300 ms outage, retried many times", err, calls)
+	}
+	start = time.Now()
+	err = queue.RetryTransientFor(ctx, 200*time.Millisecond, time.Millisecond, 20*time.Millisecond, func(context.Context) error {
+		return spx.Transient(errors.New("571 SERVER_STARTING"))
+	})
+	if spx.ClassOf(err) != spx.ClassTransient || time.Since(start) > 2*time.Second {
+		t.Fatalf("err %v after %s; want the transient error back after about 200 ms", err, time.Since(start))
+	}
+}
+
 func TestTopologyAndPublish(t *testing.T) {
 	srv, _, js := queuetest.Start(t)
 	ctx := context.Background()
