@@ -120,7 +120,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
 			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
 	}
-	s.publish(ctx, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING))
+	queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING))
 
 	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
 	interval := time.Duration(job.GetIntervalMs()) * time.Millisecond
@@ -149,7 +149,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		e := ev(spxv1.EventKind_EVENT_KIND_STAGED)
 		e.Rows, e.Contracts, e.Sha256, e.SourceUrl, e.LatencyMs = res.rows, res.contracts, res.sha, res.url, res.latency.Milliseconds()
 		e.FetchedAt = timestamppb.New(started)
-		s.publish(ctx, log, e)
+		queue.Report(ctx, s.js, log, e)
 		if err := msg.Ack(); err != nil {
 			log.Warn("acking a staged job failed; it may be fetched again", "err", err)
 		}
@@ -164,16 +164,16 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	d := queue.Decide(err, delivery, s.cfg.Policy)
 	switch d.Outcome {
 	case spx.JobEmpty:
-		if !s.publish(ctx, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
-			s.redeliver(msg, delivery, log)
+		if !queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
 		log.Info("no data")
 	case spx.JobFailed:
 		e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
-		e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), detail(err)
-		if !s.publish(ctx, log, e) {
-			s.redeliver(msg, delivery, log)
+		e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), spx.DetailOf(err)
+		if !queue.Report(ctx, s.js, log, e) {
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
 		log.Error("fetch failed", "class", d.Class, "err", err)
@@ -182,44 +182,12 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		// later goes dead) without changing its outcome.
 		e := ev(spxv1.EventKind_EVENT_KIND_FETCHING)
 		e.ErrorClass, e.ErrorMessage = string(d.Class), err.Error()
-		s.publish(ctx, log, e)
+		queue.Report(ctx, s.js, log, e)
 		log.Warn("fetch failed; will be redelivered", "err", err, "delay", d.Delay)
 	}
 	if err := d.Apply(msg, err.Error()); err != nil {
 		log.Warn("settling a job message failed", "action", d.Action, "err", err)
 	}
-}
-
-// publish sends an event and reports whether JetStream stored it. A lost
-// progress event (fetching, staged) is only logged; a lost outcome event
-// (empty, failed) makes the caller hand the job back instead of settling it.
-func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) bool {
-	if err := queue.PublishEvent(context.WithoutCancel(ctx), s.js, e); err != nil {
-		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
-		return false
-	}
-	return true
-}
-
-// redeliver hands a job back whose outcome event could not be published
-// (NATS unreachable): settling it would lose the outcome for good.
-func (s *Service) redeliver(msg jetstream.Msg, delivery uint64, log *slog.Logger) {
-	delay := s.cfg.Policy.NakDelay(delivery)
-	log.Warn("the outcome event was not stored; the job will be redone", "delay", delay)
-	if err := msg.NakWithDelay(delay); err != nil {
-		log.Warn("handing the job back failed; it is redelivered after AckWait", "err", err)
-	}
-}
-
-// detailer is implemented by errors that carry a sample of offending input.
-type detailer interface{ Detail() string }
-
-func detail(err error) string {
-	var d detailer
-	if errors.As(err, &d) {
-		return d.Detail()
-	}
-	return ""
 }
 
 type staged struct {

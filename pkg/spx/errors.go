@@ -66,3 +66,19 @@ func Permanent(err error) error { return WithClass(ClassPermanent, err) }
 
 // ErrNoData is returned by a Source when the terminal answers NO_DATA (472).
 var ErrNoData = WithClass(ClassEmpty, errors.New("no data for this request (472 NO_DATA)"))
+
+// Detailer is implemented by errors that carry a sample of the offending
+// input (the head of a malformed response, the bad line of a staged file),
+// which the error log keeps beside the message.
+type Detailer interface {
+	Detail() string
+}
+
+// DetailOf returns the sample carried by err or any error it wraps, or "".
+func DetailOf(err error) string {
+	var d Detailer
+	if errors.As(err, &d) {
+		return d.Detail()
+	}
+	return ""
+}

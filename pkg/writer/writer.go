@@ -165,10 +165,10 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		spx.PauseForTest("writer.before_ack")
 		e := ev(spxv1.EventKind_EVENT_KIND_WRITTEN)
 		e.Rows, e.Bytes, e.Sha256, e.File = file.Rows, file.Bytes, file.SHA256, key.RelPath()
-		if !s.publish(ctx, log, e) {
+		if !queue.Report(ctx, s.js, log, e) {
 			// Acking now would lose the job: the coordinator would never
 			// hear it was written. Write it again (same bytes) later.
-			s.redeliver(msg, delivery, log)
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
 		if err := msg.Ack(); err != nil {
@@ -181,8 +181,8 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	case errors.Is(err, errRefetch):
 		e := ev(spxv1.EventKind_EVENT_KIND_REFETCH)
 		e.ErrorClass, e.ErrorMessage = string(spx.ClassTransient), err.Error()
-		if !s.publish(ctx, log, e) {
-			s.redeliver(msg, delivery, log)
+		if !queue.Report(ctx, s.js, log, e) {
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
 		log.Warn("staged object unusable; asking for a new fetch", "err", err)
@@ -194,9 +194,9 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		d := queue.Decide(err, delivery, s.cfg.Policy)
 		if d.Outcome == spx.JobFailed {
 			e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
-			e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), detail(err)
-			if !s.publish(ctx, log, e) {
-				s.redeliver(msg, delivery, log)
+			e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), spx.DetailOf(err)
+			if !queue.Report(ctx, s.js, log, e) {
+				queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 				return
 			}
 			log.Error("write failed", "class", d.Class, "err", err)
@@ -386,36 +386,6 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 func isZstdError(err error) bool {
 	return errors.Is(err, zstd.ErrMagicMismatch) || errors.Is(err, zstd.ErrCRCMismatch) || errors.Is(err, zstd.ErrBlockTooSmall) ||
 		errors.Is(err, zstd.ErrReservedBlockType) || errors.Is(err, zstd.ErrUnknownDictionary) || errors.Is(err, io.ErrUnexpectedEOF)
-}
-
-// publish sends an event and reports whether JetStream stored it.
-func (s *Service) publish(ctx context.Context, log *slog.Logger, e *spxv1.Event) bool {
-	if err := queue.PublishEvent(context.WithoutCancel(ctx), s.js, e); err != nil {
-		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
-		return false
-	}
-	return true
-}
-
-// redeliver hands a job back whose outcome event could not be published
-// (NATS unreachable): settling it would lose the outcome for good.
-func (s *Service) redeliver(msg jetstream.Msg, delivery uint64, log *slog.Logger) {
-	delay := s.cfg.Policy.NakDelay(delivery)
-	log.Warn("the outcome event was not stored; the job will be redone", "delay", delay)
-	if err := msg.NakWithDelay(delay); err != nil {
-		log.Warn("handing the job back failed; it is redelivered after AckWait", "err", err)
-	}
-}
-
-// detailer is implemented by errors that carry a sample of offending input.
-type detailer interface{ Detail() string }
-
-func detail(err error) string {
-	var d detailer
-	if errors.As(err, &d) {
-		return d.Detail()
-	}
-	return ""
 }
 
 func truncate(s string, n int) string {

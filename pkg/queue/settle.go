@@ -1,0 +1,33 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
+)
+
+// Report publishes a worker's event and reports whether JetStream stored
+// it. It is not cancelled with ctx: an outcome must still be told while a
+// worker stops. A lost progress event (fetching, staged) only needs the log;
+// a lost outcome event (written, empty, failed, refetch) must make the
+// caller hand the job back with Redeliver instead of settling it.
+func Report(ctx context.Context, js jetstream.JetStream, log *slog.Logger, e *spxv1.Event) bool {
+	if err := PublishEvent(context.WithoutCancel(ctx), js, e); err != nil {
+		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
+		return false
+	}
+	return true
+}
+
+// Redeliver hands back a job whose outcome event could not be published
+// (NATS unreachable): settling it would lose the outcome for good.
+func Redeliver(msg jetstream.Msg, delay time.Duration, log *slog.Logger) {
+	log.Warn("the outcome event was not stored; the job will be redone", "delay", delay)
+	if err := msg.NakWithDelay(delay); err != nil {
+		log.Warn("handing the job back failed; it is redelivered after AckWait", "err", err)
+	}
+}
