@@ -112,6 +112,25 @@ func parseDateFlag(flag, value string) (spx.Date, error) {
 	return d, nil
 }
 
+// parseOptionalRange parses --from/--to style flags, either of which may be
+// empty (zero: unbounded), and rejects a start after the end.
+func parseOptionalRange(fromFlag, fromS, toFlag, toS string) (from, to spx.Date, err error) {
+	if fromS != "" {
+		if from, err = parseDateFlag(fromFlag, fromS); err != nil {
+			return 0, 0, err
+		}
+	}
+	if toS != "" {
+		if to, err = parseDateFlag(toFlag, toS); err != nil {
+			return 0, 0, err
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && from > to {
+		return 0, 0, Usagef("--%s %s is after --%s %s: the start must not be after the end", fromFlag, from, toFlag, to)
+	}
+	return from, to, nil
+}
+
 // checkRange rejects start after end, and an end whose session has not
 // closed yet at now (a session still trading cannot be complete).
 func checkRange(startFlag, endFlag string, start, end spx.Date, now time.Time) error {

@@ -39,19 +39,9 @@ func runVerify(ctx context.Context, o *Options, out io.Writer, format, fromS, to
 	if err != nil {
 		return err
 	}
-	var from, to spx.Date
-	if fromS != "" {
-		if from, err = parseDateFlag("from", fromS); err != nil {
-			return err
-		}
-	}
-	if toS != "" {
-		if to, err = parseDateFlag("to", toS); err != nil {
-			return err
-		}
-	}
-	if !from.IsZero() && !to.IsZero() && from > to {
-		return Usagef("--from %s is after --to %s: the start must not be after the end", from, to)
+	from, to, err := parseOptionalRange("from", fromS, "to", toS)
+	if err != nil {
+		return err
 	}
 	st, closeFn, err := openStateForRead(ctx, o)
 	if err != nil {
