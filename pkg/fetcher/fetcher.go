@@ -245,7 +245,11 @@ func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key sp
 		"latency_ms": strconv.FormatInt(res.latency.Milliseconds(), 10),
 	}
 	meta.Opts = nil
-	if err := store.UpdateMeta(ctx, key.ObjectName(), meta); err != nil {
+	// A deadline of its own: the job's context has none while InProgress
+	// keeps the job alive, so a call stuck on a lost NATS node would stall it.
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := store.UpdateMeta(mctx, key.ObjectName(), meta); err != nil {
 		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", key.ObjectName(), err))
 	}
 	if res.rows == 0 {
