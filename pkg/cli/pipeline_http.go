@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -39,30 +37,8 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", collector.Handler(metrics.JetStreamDepth(p.JS)))
 	mux.Handle("/", page)
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
 	log.Info("web page and metrics", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics")
 	g.Go(func() error { return live.Run(ctx) })
-	g.Go(func() error {
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("serving the web page: %w", err)
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("stopping the web page: %w", err)
-		}
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving the web page: %w", err)
-		}
-		return nil
-	})
+	g.Go(func() error { return web.ServeUntilDone(ctx, ln, mux) })
 	return ln.Addr().String(), nil
 }

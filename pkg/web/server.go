@@ -106,13 +106,18 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve serves on ln until ctx ends, then shuts down within 5 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Request contexts end with ctx, so live streams stop on shutdown.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-	}
 	s.log.Info("web page", "url", "http://"+ln.Addr().String()+"/")
+	return ServeUntilDone(ctx, ln, s)
+}
+
+// ServeUntilDone serves h on ln until ctx ends, then shuts down within 5
+// seconds. Request contexts end with ctx, so live streams stop on shutdown.
+func ServeUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
