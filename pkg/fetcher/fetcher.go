@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,16 +90,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
 	}
 	s.log.Info("fetchers started", "workers", s.cfg.Workers)
-	var wg sync.WaitGroup
-	for i := range s.cfg.Workers {
-		name := s.cfg.Name + "-" + strconv.Itoa(i+1)
-		wg.Go(func() {
-			_ = queue.Pull(ctx, cons, s.log, func(ctx context.Context, msg jetstream.Msg) {
-				s.handle(ctx, store, name, msg)
-			})
-		})
-	}
-	wg.Wait()
+	queue.RunWorkers(ctx, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
+		s.handle(ctx, store, worker, msg)
+	})
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,4 +80,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// RunWorkers runs n workers named prefix-1 … prefix-n, each pulling one
+// message at a time from cons (never a pre-fetched buffer) and handing it to
+// handle, until ctx ends.
+func RunWorkers(ctx context.Context, cons jetstream.Consumer, n int, prefix string, log *slog.Logger, handle func(ctx context.Context, worker string, msg jetstream.Msg)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		name := prefix + "-" + strconv.Itoa(i+1)
+		wg.Go(func() {
+			_ = Pull(ctx, cons, log, func(ctx context.Context, msg jetstream.Msg) { handle(ctx, name, msg) })
+		})
+	}
+	wg.Wait()
 }

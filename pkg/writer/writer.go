@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -106,16 +105,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
 	}
 	s.log.Info("writers started", "workers", s.cfg.Workers, "output_dir", s.cfg.OutputDir)
-	var wg sync.WaitGroup
-	for i := range s.cfg.Workers {
-		name := s.cfg.Name + "-" + strconv.Itoa(i+1)
-		wg.Go(func() {
-			_ = queue.Pull(ctx, cons, s.log, func(ctx context.Context, msg jetstream.Msg) {
-				s.handle(ctx, store, name, msg)
-			})
-		})
-	}
-	wg.Wait()
+	queue.RunWorkers(ctx, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
+		s.handle(ctx, store, worker, msg)
+	})
 	return nil
 }
 
