@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -77,7 +78,8 @@ type rowKey struct {
 type decoder struct {
 	ds    spx.Dataset
 	cols  []spx.Column
-	lits  [][]byte // `,"name":` for each canonical column (fast path)
+	obj   form // spx.AppendNDJSON's objects
+	arr   form // spx.AppendStaged's arrays
 	slots map[string]int
 
 	lastRoot   []byte
@@ -97,11 +99,36 @@ func newDecoder(ds spx.Dataset) *decoder {
 	d := &decoder{ds: ds, cols: ds.Columns(), slots: map[string]int{
 		colRoot: slotRoot, colExpiration: slotExpiration, colStrike: slotStrike, colRight: slotRight, colDate: slotDate,
 	}, dateCache: map[int64]spx.Date{}}
+	d.obj = form{open: `{"root":"`, exp: `,"expiration":`, strike: `,"strike":`, right: `,"right":"`, date: `,"date":`, close: '}'}
+	d.arr = form{open: `["`, exp: `,`, strike: `,`, right: `,"`, date: `,`, close: ']'}
 	for i, c := range d.cols {
-		d.lits = append(d.lits, []byte(`,"`+c.Name+`":`))
+		d.obj.cols = append(d.obj.cols, []byte(`,"`+c.Name+`":`))
+		d.arr.cols = append(d.arr.cols, []byte(`,`))
 		d.slots[c.Name] = slotCols + i
 	}
 	return d
+}
+
+// form is the literal text around the values of a canonical line: the
+// object form of spx.AppendNDJSON or the array form of spx.AppendStaged.
+// The fast paths read either by matching these literals in order.
+type form struct {
+	open, exp, strike, right, date string
+	cols                           [][]byte // before each canonical column
+	close                          byte
+}
+
+// formOf picks the form a line starts with; nil means neither.
+func (d *decoder) formOf(line []byte) *form {
+	if len(line) > 0 {
+		switch line[0] {
+		case '[':
+			return &d.arr
+		case '{':
+			return &d.obj
+		}
+	}
+	return nil
 }
 
 // batch holds one chunk's rows in Arrow-ready buffers.
@@ -248,11 +275,11 @@ func isBlank(line []byte) bool {
 }
 
 // decodeLine parses one line into row b.n of the current batch. A line in
-// the canonical form of spx.AppendNDJSON takes the fast path; any other
-// valid JSON object (other key order, whitespace, escapes) the general one,
-// which also produces every error message.
+// the canonical form of spx.AppendStaged or spx.AppendNDJSON takes the fast
+// path; any other valid JSON array or object (other key order, whitespace,
+// escapes) the general one, which also produces every error message.
 func (d *decoder) decodeLine(line []byte) string {
-	if d.fast(line) {
+	if f := d.formOf(line); f != nil && d.fast(f, line) {
 		d.b.n++
 		return ""
 	}
@@ -263,62 +290,18 @@ func (d *decoder) decodeLine(line []byte) string {
 	return ""
 }
 
-// fast parses the canonical form; false means "use the general parser",
-// not "invalid".
-func (d *decoder) fast(line []byte) bool {
-	const pRoot = `{"root":"`
-	if !bytes.HasPrefix(line, []byte(pRoot)) {
-		return false
-	}
-	i := len(pRoot)
-	q := bytes.IndexByte(line[i:], '"')
-	if q <= 0 {
-		return false
-	}
-	rootB := line[i : i+q]
-	if bytes.IndexByte(rootB, '\\') >= 0 {
-		return false
-	}
-	i += q + 1
+// fast parses a line of form f; false means "use the general parser", not
+// "invalid".
+func (d *decoder) fast(f *form, line []byte) bool {
 	b, row := d.b, d.b.n
-	b.root[row] = d.internRoot(rootB)
-	var ok bool
-	var v int64
-	if i, v, ok = fastInt(line, i, `,"expiration":`); !ok {
-		return false
-	}
-	exp, ok := d.dateOf(v)
+	root, exp, strike, right, date, i, ok := d.fastContract(f, line)
 	if !ok {
 		return false
 	}
-	b.exp[row] = int32(exp)
-	var f float64
-	if i, f, ok = fastFloat(line, i, `,"strike":`); !ok {
-		return false
-	}
-	b.strk[row] = f
-	const pRight = `,"right":"`
-	if !bytes.HasPrefix(line[i:], []byte(pRight)) || len(line) < i+len(pRight)+2 {
-		return false
-	}
-	i += len(pRight)
-	r := line[i]
-	if (r != 'C' && r != 'P') || line[i+1] != '"' {
-		return false
-	}
-	b.right[row] = r
-	i += 2
-	if i, v, ok = fastInt(line, i, `,"date":`); !ok {
-		return false
-	}
-	date, ok := d.dateOf(v)
-	if !ok {
-		return false
-	}
-	b.date[row] = int32(date)
+	b.root[row], b.exp[row], b.strk[row], b.right[row], b.date[row] = root, int32(exp), strike, right, int32(date)
 	var ms int32
 	for c, col := range d.cols {
-		lit := d.lits[c]
+		lit := f.cols[c]
 		if !bytes.HasPrefix(line[i:], lit) {
 			return false
 		}
@@ -359,11 +342,50 @@ func (d *decoder) fast(line []byte) bool {
 			b.f64[c][row] = x
 		}
 	}
-	if i >= len(line) || line[i] != '}' || !isBlank(line[i+1:]) {
+	if i >= len(line) || line[i] != f.close || !isBlank(line[i+1:]) {
 		return false
 	}
 	b.ts[row] = d.utcMillis(date, ms)
 	return true
+}
+
+// fastContract reads the five leading values of a line of form f and
+// returns them with the offset after them.
+func (d *decoder) fastContract(f *form, line []byte) (root string, exp spx.Date, strike float64, right byte, date spx.Date, i int, ok bool) {
+	if !bytes.HasPrefix(line, []byte(f.open)) {
+		return
+	}
+	i = len(f.open)
+	q := bytes.IndexByte(line[i:], '"')
+	if q <= 0 || bytes.IndexByte(line[i:i+q], '\\') >= 0 {
+		return
+	}
+	root = d.internRoot(line[i : i+q])
+	i += q + 1
+	var v int64
+	if i, v, ok = fastInt(line, i, f.exp); !ok {
+		return
+	}
+	if exp, ok = d.dateOf(v); !ok {
+		return
+	}
+	if i, strike, ok = fastFloat(line, i, f.strike); !ok {
+		return
+	}
+	if ok = bytes.HasPrefix(line[i:], []byte(f.right)) && len(line) >= i+len(f.right)+2; !ok {
+		return
+	}
+	i += len(f.right)
+	right = line[i]
+	if ok = (right == 'C' || right == 'P') && line[i+1] == '"'; !ok {
+		return
+	}
+	i += 2
+	if i, v, ok = fastInt(line, i, f.date); !ok {
+		return
+	}
+	date, ok = d.dateOf(v)
+	return
 }
 
 func fastInt(line []byte, i int, lit string) (int, int64, bool) {
@@ -452,14 +474,18 @@ func (d *decoder) zero(c, row int) {
 	}
 }
 
-// general parses any JSON object with the row's fields in any order. It
-// returns "" or the reason the line is rejected.
+// general parses any JSON object with the row's fields in any order, or
+// any JSON array with the values in StagedColumns order. It returns "" or
+// the reason the line is rejected.
 func (d *decoder) general(line []byte) string {
 	b, row := d.b, d.b.n
 	p := &jsonLine{b: line}
 	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '[' {
+		return d.generalArray(p)
+	}
 	if !p.eat('{') {
-		return "not a JSON object"
+		return "not a JSON object or array"
 	}
 	nslots := slotCols + len(d.cols)
 	var seenArr [64]bool
@@ -487,94 +513,8 @@ func (d *decoder) general(line []byte) string {
 				return "not a JSON object: expected ':'"
 			}
 			p.ws()
-			switch slot {
-			case slotRoot, slotRight:
-				s, ok := p.str()
-				if !ok {
-					return fmt.Sprintf("field %q: want a string", key)
-				}
-				if slot == slotRoot {
-					if s == "" {
-						return `field "root": empty`
-					}
-					b.root[row] = d.internRoot([]byte(s))
-				} else {
-					if s != "C" && s != "P" {
-						return fmt.Sprintf(`field "right": %q is not "C" or "P"`, s)
-					}
-					b.right[row] = s[0]
-				}
-			case slotExpiration, slotDate:
-				tok, isInt, reason := p.number(key)
-				if reason != "" {
-					return reason
-				}
-				if !isInt {
-					return fmt.Sprintf("field %q: %s is not a YYYYMMDD integer", key, tok)
-				}
-				v, _ := parseInt(tok)
-				dt, ok := d.dateOf(v)
-				if !ok {
-					return fmt.Sprintf("field %q: %s is not a date in YYYYMMDD form", key, tok)
-				}
-				if slot == slotDate {
-					b.date[row] = int32(dt)
-					date = dt
-				} else {
-					b.exp[row] = int32(dt)
-				}
-			case slotStrike:
-				tok, _, reason := p.number(key)
-				if reason != "" {
-					return reason
-				}
-				f := parseFloat(tok)
-				if math.IsInf(f, 0) {
-					return fmt.Sprintf("field %q: %s is out of range", key, tok)
-				}
-				b.strk[row] = f
-			default:
-				c := slot - slotCols
-				col := d.cols[c]
-				if p.null() {
-					if !col.Optional {
-						return fmt.Sprintf("field %q: null, but the column is required", key)
-					}
-					b.setNull(c, row, true)
-					d.zero(c, row)
-					break
-				}
-				if col.Optional {
-					b.setNull(c, row, false)
-				}
-				tok, isInt, reason := p.number(key)
-				if reason != "" {
-					return reason
-				}
-				switch col.Type {
-				case spx.Int32, spx.Int64:
-					if !isInt {
-						return fmt.Sprintf("field %q: %s is not an integer", key, tok)
-					}
-					x, ok := parseInt(tok)
-					if !ok || (col.Type == spx.Int32 && (x < math.MinInt32 || x > math.MaxInt32)) {
-						return fmt.Sprintf("field %q: %s overflows %s", key, tok, col.Type)
-					}
-					if col.Type == spx.Int32 {
-						b.i32[c][row] = int32(x)
-						if c == 0 {
-							ms = int32(x)
-						}
-					} else {
-						b.i64[c][row] = x
-					}
-				default:
-					f := parseFloat(tok)
-					if math.IsInf(f, 0) {
-						return fmt.Sprintf("field %q: %s is out of range", key, tok)
-					}
-					b.f64[c][row] = f
-				}
+			if reason := d.value(p, slot, key, &date, &ms); reason != "" {
+				return reason
 			}
 			p.ws()
 			if p.eat(',') {
@@ -603,6 +543,139 @@ func (d *decoder) general(line []byte) string {
 		return fmt.Sprintf("missing field %q", name)
 	}
 	b.ts[row] = d.utcMillis(date, ms)
+	return ""
+}
+
+// generalArray parses a JSON array holding every value of the row in
+// StagedColumns order (optional columns as null, never left out).
+func (d *decoder) generalArray(p *jsonLine) string {
+	p.eat('[')
+	nslots := slotCols + len(d.cols)
+	var date spx.Date
+	var ms int32
+	for s := range nslots {
+		p.ws()
+		if s > 0 {
+			if !p.eat(',') {
+				if p.eat(']') {
+					return fmt.Sprintf("the array has %d values, want %d (%s)", s, nslots, strings.Join(spx.StagedColumns(d.ds), ","))
+				}
+				return "not a JSON array: expected ',' or ']'"
+			}
+			p.ws()
+		}
+		if reason := d.value(p, s, d.slotName(s), &date, &ms); reason != "" {
+			return reason
+		}
+	}
+	p.ws()
+	if !p.eat(']') {
+		if p.eat(',') {
+			return fmt.Sprintf("the array has more than %d values (%s)", nslots, strings.Join(spx.StagedColumns(d.ds), ","))
+		}
+		return "not a JSON array: expected ']'"
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return "trailing data after the JSON array"
+	}
+	d.b.ts[d.b.n] = d.utcMillis(date, ms)
+	return ""
+}
+
+// value reads the value of slot (named key in messages) at p into the
+// current row; date and ms collect what the timestamp is made of.
+func (d *decoder) value(p *jsonLine, slot int, key string, date *spx.Date, ms *int32) string {
+	b, row := d.b, d.b.n
+	switch slot {
+	case slotRoot, slotRight:
+		s, ok := p.str()
+		if !ok {
+			return fmt.Sprintf("field %q: want a string", key)
+		}
+		if slot == slotRoot {
+			if s == "" {
+				return `field "root": empty`
+			}
+			b.root[row] = d.internRoot([]byte(s))
+		} else {
+			if s != "C" && s != "P" {
+				return fmt.Sprintf(`field "right": %q is not "C" or "P"`, s)
+			}
+			b.right[row] = s[0]
+		}
+	case slotExpiration, slotDate:
+		tok, isInt, reason := p.number(key)
+		if reason != "" {
+			return reason
+		}
+		if !isInt {
+			return fmt.Sprintf("field %q: %s is not a YYYYMMDD integer", key, tok)
+		}
+		v, _ := parseInt(tok)
+		dt, ok := d.dateOf(v)
+		if !ok {
+			return fmt.Sprintf("field %q: %s is not a date in YYYYMMDD form", key, tok)
+		}
+		if slot == slotDate {
+			b.date[row] = int32(dt)
+			*date = dt
+		} else {
+			b.exp[row] = int32(dt)
+		}
+	case slotStrike:
+		tok, _, reason := p.number(key)
+		if reason != "" {
+			return reason
+		}
+		f := parseFloat(tok)
+		if math.IsInf(f, 0) {
+			return fmt.Sprintf("field %q: %s is out of range", key, tok)
+		}
+		b.strk[row] = f
+	default:
+		c := slot - slotCols
+		col := d.cols[c]
+		if p.null() {
+			if !col.Optional {
+				return fmt.Sprintf("field %q: null, but the column is required", key)
+			}
+			b.setNull(c, row, true)
+			d.zero(c, row)
+			return ""
+		}
+		if col.Optional {
+			b.setNull(c, row, false)
+		}
+		tok, isInt, reason := p.number(key)
+		if reason != "" {
+			return reason
+		}
+		switch col.Type {
+		case spx.Int32, spx.Int64:
+			if !isInt {
+				return fmt.Sprintf("field %q: %s is not an integer", key, tok)
+			}
+			x, ok := parseInt(tok)
+			if !ok || (col.Type == spx.Int32 && (x < math.MinInt32 || x > math.MaxInt32)) {
+				return fmt.Sprintf("field %q: %s overflows %s", key, tok, col.Type)
+			}
+			if col.Type == spx.Int32 {
+				b.i32[c][row] = int32(x)
+				if c == 0 {
+					*ms = int32(x)
+				}
+			} else {
+				b.i64[c][row] = x
+			}
+		default:
+			f := parseFloat(tok)
+			if math.IsInf(f, 0) {
+				return fmt.Sprintf("field %q: %s is out of range", key, tok)
+			}
+			b.f64[c][row] = f
+		}
+	}
 	return ""
 }
 
@@ -723,50 +796,17 @@ func (d *decoder) key(line []byte, scratch *batch) (rowKey, string) {
 
 // fastKey reads the key of a canonical line from its prefix.
 func (d *decoder) fastKey(line []byte) (rowKey, bool) {
-	const pRoot = `{"root":"`
-	if !bytes.HasPrefix(line, []byte(pRoot)) {
+	f := d.formOf(line)
+	if f == nil || len(d.cols) == 0 || d.cols[0].Type != spx.Int32 {
 		return rowKey{}, false
 	}
-	i := len(pRoot)
-	q := bytes.IndexByte(line[i:], '"')
-	if q <= 0 || bytes.IndexByte(line[i:i+q], '\\') >= 0 {
-		return rowKey{}, false
-	}
-	var k rowKey
-	k.contract.root = d.internRoot(line[i : i+q])
-	i += q + 1
-	var ok bool
-	var v int64
-	if i, v, ok = fastInt(line, i, `,"expiration":`); !ok {
-		return k, false
-	}
-	if k.contract.exp, ok = d.dateOf(v); !ok {
-		return k, false
-	}
-	if i, k.contract.strike, ok = fastFloat(line, i, `,"strike":`); !ok {
-		return k, false
-	}
-	const pRight = `,"right":"`
-	if !bytes.HasPrefix(line[i:], []byte(pRight)) || len(line) < i+len(pRight)+2 {
-		return k, false
-	}
-	i += len(pRight)
-	if r := line[i]; (r != 'C' && r != 'P') || line[i+1] != '"' {
-		return k, false
-	}
-	k.contract.right = line[i]
-	i += 2
-	if i, v, ok = fastInt(line, i, `,"date":`); !ok {
-		return k, false
-	}
-	date, ok := d.dateOf(v)
+	root, exp, strike, right, date, i, ok := d.fastContract(f, line)
 	if !ok {
-		return k, false
+		return rowKey{}, false
 	}
-	if len(d.cols) == 0 || d.cols[0].Type != spx.Int32 {
-		return k, false
-	}
-	if _, v, ok = fastInt(line, i, string(d.lits[0])); !ok || v < math.MinInt32 || v > math.MaxInt32 {
+	k := rowKey{contract: contractKey{strike: strike, right: right, root: root, exp: exp}}
+	var v int64
+	if _, v, ok = fastInt(line, i, string(f.cols[0])); !ok || v < math.MinInt32 || v > math.MaxInt32 {
 		return k, false
 	}
 	k.ts = sortTime(date, int32(v))

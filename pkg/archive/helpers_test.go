@@ -69,7 +69,12 @@ func genGreeks(root string, date, exp spx.Date, strikes, stamps int, seed uint64
 }
 
 // ndjson renders rows with spx.AppendNDJSON, in the given order.
-func ndjson(rows []genRow) []byte {
+func ndjson(rows []genRow) []byte { return render(rows, spx.AppendNDJSON) }
+
+// staged renders rows with spx.AppendStaged (the fetchers' array form).
+func staged(rows []genRow) []byte { return render(rows, spx.AppendStaged) }
+
+func render(rows []genRow, appendRow func([]byte, spx.Dataset, *spx.Row) []byte) []byte {
 	var out []byte
 	vals := make([][]byte, len(spx.Greeks.Columns()))
 	for _, g := range rows {
@@ -86,7 +91,7 @@ func ndjson(rows []genRow) []byte {
 				fi++
 			}
 		}
-		out = spx.AppendNDJSON(out, spx.Greeks, &r)
+		out = appendRow(out, spx.Greeks, &r)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -204,7 +205,7 @@ func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStor
 }
 
 // stage streams the rows of each right in turn into one object: rows →
-// NDJSON → SHA-256 and zstd → io.Pipe → ObjectStore.Put. Memory stays flat
+// NDJSON arrays (spx.AppendStaged) → SHA-256 and zstd → io.Pipe → ObjectStore.Put. Memory stays flat
 // whatever the size of the expiration.
 func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -235,6 +236,9 @@ func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key sp
 		"sha256":     res.sha,
 		"source_url": res.url,
 		"latency_ms": strconv.FormatInt(res.latency.Milliseconds(), 10),
+		// The lines are spx.AppendStaged's arrays; these name their values.
+		"format":  "ndjson-array",
+		"columns": strings.Join(spx.StagedColumns(key.Dataset), ","),
 	}
 	meta.Opts = nil
 	// A deadline of its own: the job's context has none while InProgress
@@ -292,7 +296,7 @@ func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, inte
 		}
 		for rs.Next() {
 			r := rs.Row()
-			blk.b = spx.AppendNDJSON(blk.b, key.Dataset, r)
+			blk.b = spx.AppendStaged(blk.b, key.Dataset, r)
 			if len(blk.b) >= blockSize {
 				out.send(blk)
 				if blk, err = out.next(); err != nil {

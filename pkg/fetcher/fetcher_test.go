@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +173,11 @@ func TestFetcher(t *testing.T) {
 		}
 		if info.Metadata["sha256"] != final[d].GetSha256() || info.Metadata["rows"] != "10" || info.Metadata["contracts"] != "2" {
 			t.Errorf("exp %d: metadata %v", d, info.Metadata)
+		}
+		if !bytes.HasPrefix(ndjson, []byte(`["SPXW",`)) || info.Metadata["format"] != "ndjson-array" ||
+			!strings.HasPrefix(info.Metadata["columns"], "root,expiration,strike,right,date,ms_of_day,") {
+			t.Errorf("exp %d: staged lines start %.40q, format %q, columns %q; want spx.AppendStaged arrays named in the metadata",
+				d, ndjson, info.Metadata["format"], info.Metadata["columns"])
 		}
 	}
 	if calls := src.callsFor(exp(9)); len(calls) != 3 || calls[1].Right != 'C' || calls[2].Right != 'P' {

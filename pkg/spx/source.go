@@ -73,8 +73,58 @@ type Source interface {
 	History(ctx context.Context, req HistoryRequest) (RowStream, error)
 }
 
-// AppendNDJSON appends the staged NDJSON form of r (one line, with the
-// trailing newline) to dst. Field order: root, expiration (YYYYMMDD int),
+// AppendStaged appends the staged line of r, the form fetchers write into
+// the staging object store: one JSON array per line, values in
+// StagedColumns order, e.g.
+//
+//	["SPXW",20240315,5100,"C",20240315,34200000,12.3,12.5,…]
+//
+// It is the NDJSON of AppendNDJSON without the keys: 2.5× smaller for
+// greeks, so hashing, compressing, storing and decoding it cost that much
+// less. The names travel once, in the staged object's metadata
+// ("columns"). The writer's converter and `spx convert` read both forms.
+func AppendStaged(dst []byte, ds Dataset, r *Row) []byte {
+	dst = append(dst, '[', '"')
+	dst = append(dst, r.Contract.Root...)
+	dst = append(dst, '"', ',')
+	dst = strconv.AppendInt(dst, int64(r.Contract.Expiration.Int()), 10)
+	dst = append(dst, ',')
+	dst = appendStrike(dst, r.Contract.Strike)
+	dst = append(dst, ',', '"', r.Contract.Right, '"', ',')
+	dst = strconv.AppendInt(dst, int64(r.Date.Int()), 10)
+	for i := range ds.Columns() {
+		dst = append(dst, ',')
+		if i < len(r.Values) && r.Values[i] != nil {
+			dst = append(dst, r.Values[i]...)
+		} else {
+			dst = append(dst, "null"...)
+		}
+	}
+	return append(dst, ']', '\n')
+}
+
+// StagedColumns names the values of a staged line of ds, in order.
+func StagedColumns(ds Dataset) []string {
+	names := []string{"root", "expiration", "strike", "right", "date"}
+	for _, c := range ds.Columns() {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// appendStrike formats a strike in dollars as the shortest decimal that
+// reads back exactly; whole-dollar strikes (nearly all) skip the float
+// formatter.
+func appendStrike(dst []byte, f float64) []byte {
+	if f >= 0 && f < 1e9 && f == float64(int64(f)) {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+// AppendNDJSON appends the NDJSON object form of r (one line, with the
+// trailing newline) to dst: what `spx convert` users' dumps look like, and
+// the staged form before AppendStaged. Field order: root, expiration (YYYYMMDD int),
 // strike (dollars), right ("C"/"P"), date (YYYYMMDD int), then the dataset's
 // canonical columns by name. The writer's converter and `spx convert` read
 // exactly this form.
