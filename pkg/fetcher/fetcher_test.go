@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
