@@ -171,27 +171,96 @@ func badRow(url string, n int, what string, row []byte) error {
 	return withSample(spx.Permanent(fmt.Errorf("decoding %s: row %d: %s; row: %q: the terminal sent data spx cannot store; report it with this message", url, n, what, head(row, 200))), row)
 }
 
-// csvDecoder turns table records (v3 CSV/NDJSON, v2 CSV) into rows.
+// csvDecoder turns table records (v3 CSV/NDJSON, v2 CSV) into rows. A row's
+// values point into the record's line (valid until the next call, as
+// spx.Row allows) except timestamps, which become milliseconds held in times.
 type csvDecoder struct {
-	rec   *records
-	m     *fieldMap
-	gen   string
-	div   float64 // strike divisor: 1 (v3 dollars) or 1000 (v2)
-	cc    contractCache
-	dc    dateCache
-	arena rowArena
-	rows  int
-	def   spx.Date // row date when the response carries none
-	url   string
-	page  string // v2 CSV Next-Page
+	rec      *records
+	m        *fieldMap
+	gen      string
+	div      float64 // strike divisor: 1 (v3 dollars) or 1000 (v2)
+	cc       contractCache
+	dc       dateCache
+	plan     []colPlan   // the canonical columns the response has, in order
+	absent   []int       // the canonical columns it lacks
+	times    []timeCache // by canonical column; used where m.isTime
+	timeCols []int       // the canonical columns that are timestamps
+	lastTime int         // the time column parsed or matched last
+	rows     int
+	def      spx.Date // row date when the response carries none
+	url      string
+	page     string // v2 CSV Next-Page
 }
+
+// timeCache is one timestamp column's last value, parsed. Rows of a v3
+// response come contract by contract, so a timestamp rarely repeats in its
+// own column from one row to the next but usually does across the columns of
+// one row (timestamp, underlying_timestamp): a miss looks at the others.
+// colPlan is how to fill one canonical column, worked out once from the
+// fieldMap instead of for every row.
+type colPlan struct {
+	ci, fi   int // canonical column, response field
+	time     bool
+	optional bool
+}
+
+type timeCache struct {
+	raw     []byte // the timestamp as sent
+	ms      []byte // its milliseconds of the day, as decimal text, in msBuf
+	msBuf   [20]byte
+	date    spx.Date
+	hasDate bool
+}
+
+// setMS formats ms (not negative) into t.ms two digits at a time;
+// strconv.AppendInt cost more than the rest of a timestamp's handling.
+func (t *timeCache) setMS(ms int) {
+	i := len(t.msBuf)
+	for ms >= 100 {
+		q := ms / 100
+		k := (ms - q*100) * 2
+		i -= 2
+		t.msBuf[i], t.msBuf[i+1] = digitPairs[k], digitPairs[k+1]
+		ms = q
+	}
+	if ms >= 10 {
+		i -= 2
+		t.msBuf[i], t.msBuf[i+1] = digitPairs[ms*2], digitPairs[ms*2+1]
+	} else {
+		i--
+		t.msBuf[i] = byte('0' + ms)
+	}
+	t.ms = t.msBuf[i:]
+}
+
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 func newCSVDecoder(rec *records, m *fieldMap, gen string, def spx.Date, url string) *csvDecoder {
 	d := &csvDecoder{rec: rec, m: m, gen: gen, div: 1, def: def, url: url}
 	if gen == "v2" {
 		d.div = 1000
 	}
-	d.arena.n = len(m.cols)
+	d.times = make([]timeCache, len(m.cols))
+	for ci, fi := range m.col {
+		if fi < 0 {
+			d.absent = append(d.absent, ci)
+			continue
+		}
+		d.plan = append(d.plan, colPlan{ci: ci, fi: fi, time: m.isTime[ci], optional: m.cols[ci].Optional})
+		if m.isTime[ci] {
+			d.timeCols = append(d.timeCols, ci)
+			d.lastTime = ci
+		}
+	}
 	return d
 }
 
@@ -223,9 +292,10 @@ func (d *csvDecoder) next(r *spx.Row) (bool, error) {
 	if r.Contract.Right, ok = parseRight(fields[m.right]); !ok {
 		return false, d.bad(fmt.Sprintf("right %q is not C, P, CALL or PUT", fields[m.right]), fields)
 	}
-	a := &d.arena
-	a.reset()
-	a.begin(d.def)
+	if len(r.Values) != len(m.cols) {
+		r.Values = make([][]byte, len(m.cols))
+	}
+	r.Date = d.def
 	if m.date >= 0 {
 		dt, ok := d.dc.intDate(fields[m.date])
 		if !ok {
@@ -233,37 +303,78 @@ func (d *csvDecoder) next(r *spx.Row) (bool, error) {
 				return false, d.bad(fmt.Sprintf("date %q is not a YYYYMMDD date", fields[m.date]), fields)
 			}
 		}
-		a.setDate(dt)
+		r.Date = dt
 	}
-	for ci, fi := range m.col {
-		if fi < 0 {
-			continue
-		}
-		v := fields[fi]
+	for _, ci := range d.absent {
+		r.Values[ci] = nil
+	}
+	for _, p := range d.plan {
+		v := fields[p.fi]
 		if len(v) == 0 {
-			if m.cols[ci].Optional {
+			if p.optional {
+				r.Values[p.ci] = nil
 				continue
 			}
-			return false, d.bad(fmt.Sprintf("column %s is empty", m.header[fi]), fields)
+			return false, d.bad(fmt.Sprintf("column %s is empty", m.header[p.fi]), fields)
 		}
-		if m.isTime[ci] {
-			dt, hasDate, ms, ok := parseTimestamp(v, &d.dc)
+		if p.time {
+			t, ok := d.timeOf(p.ci, v)
 			if !ok {
-				return false, d.bad(fmt.Sprintf("column %s is %q, not a timestamp YYYY-MM-DDTHH:MM:SS.SSS", m.header[fi], v), fields)
+				return false, d.bad(fmt.Sprintf("column %s is %q, not a timestamp YYYY-MM-DDTHH:MM:SS.SSS", m.header[p.fi], v), fields)
 			}
-			a.setInt(ci, ms)
-			if ci == m.dateCol && hasDate {
-				a.setDate(dt)
+			r.Values[p.ci] = t.ms[:len(t.ms):len(t.ms)]
+			if p.ci == m.dateCol && t.hasDate {
+				r.Date = t.date
 			}
 			continue
 		}
 		if !isNumber(v) {
-			return false, d.bad(fmt.Sprintf("column %s is %q, not a finite number", m.header[fi], v), fields)
+			return false, d.bad(fmt.Sprintf("column %s is %q, not a finite number", m.header[p.fi], v), fields)
 		}
-		a.set(ci, v)
+		// Capacity cut at the value: appending to it must not write into
+		// the line.
+		r.Values[p.ci] = v[:len(v):len(v)]
 	}
-	a.fill(0, r)
 	return true, nil
+}
+
+// timeOf parses the timestamp v of time column ci through the caches.
+func (d *csvDecoder) timeOf(ci int, v []byte) (*timeCache, bool) {
+	t := &d.times[ci]
+	// The column seen last first: in a contract's rows the timestamp
+	// changes every row but underlying_timestamp repeats it.
+	if o := &d.times[d.lastTime]; bytes.Equal(o.raw, v) {
+		if d.lastTime != ci {
+			t.copyFrom(o)
+			d.lastTime = ci
+		}
+		return t, true
+	}
+	for _, i := range d.timeCols {
+		if o := &d.times[i]; i != d.lastTime && bytes.Equal(o.raw, v) {
+			if i != ci {
+				t.copyFrom(o)
+			}
+			d.lastTime = ci
+			return t, true
+		}
+	}
+	dt, hasDate, ms, ok := parseTimestamp(v, &d.dc)
+	if !ok {
+		return nil, false
+	}
+	t.raw = append(t.raw[:0], v...)
+	t.setMS(ms)
+	t.date, t.hasDate = dt, hasDate
+	d.lastTime = ci
+	return t, true
+}
+
+func (t *timeCache) copyFrom(o *timeCache) {
+	t.raw = append(t.raw[:0], o.raw...)
+	n := copy(t.msBuf[:], o.ms)
+	t.ms = t.msBuf[:n]
+	t.date, t.hasDate = o.date, o.hasDate
 }
 
 func (d *csvDecoder) bad(what string, fields [][]byte) error {
