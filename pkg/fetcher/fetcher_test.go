@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spx-archive/spx/pkg/fetcher"
@@ -214,11 +213,11 @@ func readObject(t *testing.T, store jetstream.ObjectStore, name string) []byte {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	zr, err := zstd.NewReader(r)
+	zr, done, err := queue.OpenStaged(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer zr.Close()
+	defer done()
 	b, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)

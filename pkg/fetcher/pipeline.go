@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -39,7 +41,7 @@ type sink struct {
 	hashq  chan *block
 	zipq   chan *block
 	h      hash.Hash
-	zw     *zstd.Encoder
+	zw     compressor
 	wg     sync.WaitGroup
 	cancel context.CancelCauseFunc
 	ctx    context.Context
@@ -52,9 +54,9 @@ type sink struct {
 // newSink starts the hashing and compressing goroutines. ctx ends when the
 // caller's ctx does or the compressor fails (context.Cause says why).
 func newSink(ctx context.Context, w io.Writer) (*sink, error) {
-	zw, err := newEncoder(w)
+	zw, err := newCompressor(w)
 	if err != nil {
-		return nil, fmt.Errorf("starting zstd: %w", err)
+		return nil, fmt.Errorf("starting the compressor: %w", err)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &sink{
@@ -157,9 +159,9 @@ func (s *sink) finish() (string, error) {
 		return "", err
 	}
 	if err := s.zw.Close(); err != nil {
-		return "", fmt.Errorf("finishing zstd stream: %w", err)
+		return "", fmt.Errorf("finishing the compressed stream: %w", err)
 	}
-	encoders.Put(s.zw)
+	putCompressor(s.zw)
 	s.zw = nil
 	return hex.EncodeToString(s.h.Sum(nil)), nil
 }
@@ -172,19 +174,63 @@ func (s *sink) abort() {
 	s.zw = nil
 }
 
-// encoders reuses zstd encoders: building one allocates its tables.
-var encoders sync.Pool
+// compressor is the staged object's stream codec: *zstd.Encoder or
+// *s2.Writer (the writer tells them apart by their magic bytes).
+type compressor interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// Codec is the staged objects' compression: "s2" (the default) or "zstd".
+// Measured on the largest greeks response of a day (18 MB of staged
+// arrays, one core, best of 5): s2 18 ms at 5.4×, zstd SpeedFastest with
+// a 256 KiB window 39 ms at 9.0×. The staged object is read once by a
+// writer and deleted, and on a machine that also runs the terminal the
+// fetcher's CPU is what it competes for, so s2's speed wins; zstd is for
+// fetchers whose link to NATS is slow. SPX_TEST_STAGING_CODEC overrides it
+// (benchmarks).
+var Codec = "s2"
+
+func codec() string {
+	if c := os.Getenv("SPX_TEST_STAGING_CODEC"); c != "" {
+		return c
+	}
+	return Codec
+}
+
+// zstdEncoders and s2Writers reuse encoders: building one allocates its
+// tables.
+var zstdEncoders, s2Writers sync.Pool
+
+func newCompressor(w io.Writer) (compressor, error) {
+	if codec() == "zstd" {
+		return newEncoder(w)
+	}
+	if sw, ok := s2Writers.Get().(*s2.Writer); ok {
+		sw.Reset(w)
+		return sw, nil
+	}
+	// One goroutine: the sink already runs the compressor beside the
+	// decoder and the hasher; 1 MiB blocks suit the 512 KiB chunks.
+	return s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(1<<20)), nil
+}
+
+func putCompressor(c compressor) {
+	switch c := c.(type) {
+	case *zstd.Encoder:
+		zstdEncoders.Put(c)
+	case *s2.Writer:
+		s2Writers.Put(c)
+	}
+}
 
 // newEncoder returns a zstd encoder writing to w. SpeedFastest: the staged
 // object is read once by a writer and deleted, so time matters more than
 // size. A 256 KiB window compresses NDJSON as well as the default 4 MiB
 // (15.8× against 15.7× on the largest response of a day, 12% faster) and
-// keeps the encoder's and every writer's decoder's memory small. Measured
-// on that response (47 MB of NDJSON, best of 7): SpeedFastest 69 ms,
-// SpeedDefault 75 ms, 256 KiB window 60 ms, s2 29 ms (but 7.8×, and not
-// zstd).
+// keeps the encoder's and every writer's decoder's memory small.
 func newEncoder(w io.Writer) (*zstd.Encoder, error) {
-	if zw, ok := encoders.Get().(*zstd.Encoder); ok {
+	if zw, ok := zstdEncoders.Get().(*zstd.Encoder); ok {
 		zw.Reset(w)
 		return zw, nil
 	}

@@ -10,12 +10,17 @@ import (
 	"io"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/spx-archive/spx/pkg/queue"
 )
 
 func TestSinkHashesAndCompressesInOrder(t *testing.T) {
-	for _, n := range []int{0, 1, blockSize - 1, blockSize, 5*blockSize + 123} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
+	for _, tc := range []struct {
+		codec string
+		n     int
+	}{{"s2", 0}, {"s2", 1}, {"s2", blockSize - 1}, {"s2", blockSize}, {"s2", 5*blockSize + 123}, {"zstd", 0}, {"zstd", 5*blockSize + 123}} {
+		n := tc.n
+		t.Run(fmt.Sprint(tc.codec, n), func(t *testing.T) {
+			t.Setenv("SPX_TEST_STAGING_CODEC", tc.codec)
 			want := make([]byte, n)
 			for i := range want {
 				want[i] = byte('a' + i*7%26)
@@ -47,11 +52,11 @@ func TestSinkHashesAndCompressesInOrder(t *testing.T) {
 			if sum != hex.EncodeToString(h[:]) {
 				t.Errorf("sha256 %s, want %x", sum, h)
 			}
-			zr, err := zstd.NewReader(&zbuf)
+			zr, done, err := queue.OpenStaged(&zbuf)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer zr.Close()
+			defer done()
 			got, err := io.ReadAll(zr)
 			if err != nil {
 				t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -260,7 +261,7 @@ type stagedInput struct {
 
 	obj    jetstream.ObjectResult
 	cancel context.CancelFunc
-	zr     *zstd.Decoder
+	zr     func() // releases the decompressor
 	cur    *verifyingReader
 }
 
@@ -310,20 +311,23 @@ func (in *stagedInput) open(ctx context.Context) error {
 	if v, err := strconv.ParseInt(info.Metadata["rows"], 10, 64); err == nil {
 		wantRows = v
 	}
-	zr, err := zstd.NewReader(obj, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	zr, closeZR, err := queue.OpenStaged(obj)
 	if err != nil {
 		obj.Close()
 		cancel()
-		return fmt.Errorf("starting zstd: %w", err)
+		if errors.Is(err, queue.ErrUnknownCodec) {
+			return &refetchError{fmt.Errorf("staged object %s: %w", name, err)}
+		}
+		return &readError{err}
 	}
-	in.obj, in.zr, in.wantRows = obj, zr, wantRows
+	in.obj, in.zr, in.wantRows = obj, closeZR, wantRows
 	in.cur = &verifyingReader{r: zr, raw: obj, h: sha256.New(), want: wantSHA, name: in.key.ObjectName()}
 	return nil
 }
 
 func (in *stagedInput) close() {
 	if in.zr != nil {
-		in.zr.Close()
+		in.zr()
 		in.zr = nil
 	}
 	if in.obj != nil {
@@ -365,7 +369,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		}
 		return n, io.EOF
 	case err != nil:
-		if errors.Is(err, jetstream.ErrDigestMismatch) || isZstdError(err) {
+		if errors.Is(err, jetstream.ErrDigestMismatch) || isCodecError(err) {
 			v.err = &refetchError{fmt.Errorf("staged object %s is corrupt: %w", v.name, err)}
 		} else {
 			v.err = &readError{err}
@@ -375,8 +379,8 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func isZstdError(err error) bool {
-	return errors.Is(err, zstd.ErrMagicMismatch) || errors.Is(err, zstd.ErrCRCMismatch) || errors.Is(err, zstd.ErrBlockTooSmall) ||
+func isCodecError(err error) bool {
+	return errors.Is(err, s2.ErrCorrupt) || errors.Is(err, s2.ErrCRC) || errors.Is(err, s2.ErrUnsupported) || errors.Is(err, zstd.ErrMagicMismatch) || errors.Is(err, zstd.ErrCRCMismatch) || errors.Is(err, zstd.ErrBlockTooSmall) ||
 		errors.Is(err, zstd.ErrReservedBlockType) || errors.Is(err, zstd.ErrUnknownDictionary) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -63,10 +65,26 @@ func (fakeArchive) WriteFile(ctx context.Context, _ spx.Dataset, in io.Reader, p
 
 func stage(t *testing.T, store jetstream.ObjectStore, key spx.JobKey, ndjson []byte, sha string) {
 	t.Helper()
+	stageCodec(t, store, key, ndjson, sha, "zstd")
+}
+
+// stageCodec stages ndjson compressed with codec: zstd, s2 or raw (none,
+// which no fetcher writes).
+func stageCodec(t *testing.T, store jetstream.ObjectStore, key spx.JobKey, ndjson []byte, sha, codec string) {
+	t.Helper()
 	var buf bytes.Buffer
-	zw, _ := zstd.NewWriter(&buf)
-	zw.Write(ndjson)
-	zw.Close()
+	switch codec {
+	case "zstd":
+		zw, _ := zstd.NewWriter(&buf)
+		zw.Write(ndjson)
+		zw.Close()
+	case "s2":
+		sw := s2.NewWriter(&buf)
+		sw.Write(ndjson)
+		sw.Close()
+	default:
+		buf.Write(ndjson)
+	}
 	if sha == "" {
 		sum := sha256.Sum256(ndjson)
 		sha = hex.EncodeToString(sum[:])
@@ -101,12 +119,14 @@ func TestWriter(t *testing.T) {
 	stage(t, store, key(6), []byte("bad\n"), "")
 	reopened := []byte("{\"reopen\":1}\n{\"a\":2}\n{\"a\":3}\n")
 	stage(t, store, key(7), reopened, "")
+	stageCodec(t, store, key(8), good, "", "s2")
+	stageCodec(t, store, key(9), good, "", "raw") // no codec: refetch
 
 	sub, err := nc.SubscribeSync("spx.event.>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []int{3, 4, 5, 6, 7} {
+	for _, d := range []int{3, 4, 5, 6, 7, 8, 9} {
 		if err := queue.PublishWrite(ctx, js, &spxv1.WriteJob{Key: queue.KeyToProto(key(d)), Generation: 1, Object: key(d).ObjectName()}); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +136,7 @@ func TestWriter(t *testing.T) {
 	go func() { done <- svc.Run(ctx) }()
 
 	got := map[int]*spxv1.Event{}
-	for len(got) < 5 {
+	for len(got) < 7 {
 		m, err := sub.NextMsg(15 * time.Second)
 		if err != nil {
 			t.Fatalf("waiting for events: %v (have %v)", err, got)
@@ -129,7 +149,8 @@ func TestWriter(t *testing.T) {
 		got[d] = ev
 	}
 	want := map[int]spxv1.EventKind{3: spxv1.EventKind_EVENT_KIND_WRITTEN, 4: spxv1.EventKind_EVENT_KIND_REFETCH,
-		5: spxv1.EventKind_EVENT_KIND_REFETCH, 6: spxv1.EventKind_EVENT_KIND_FAILED, 7: spxv1.EventKind_EVENT_KIND_WRITTEN}
+		5: spxv1.EventKind_EVENT_KIND_REFETCH, 6: spxv1.EventKind_EVENT_KIND_FAILED, 7: spxv1.EventKind_EVENT_KIND_WRITTEN,
+		8: spxv1.EventKind_EVENT_KIND_WRITTEN, 9: spxv1.EventKind_EVENT_KIND_REFETCH}
 	for d, k := range want {
 		if got[d].GetKind() != k {
 			t.Errorf("exp %d: event %v (%s), want %v", d, got[d].GetKind(), got[d].GetErrorMessage(), k)
@@ -138,8 +159,13 @@ func TestWriter(t *testing.T) {
 	if ev := got[3]; ev.GetRows() != 2 || ev.GetFile() != key(3).RelPath() {
 		t.Errorf("written event: %+v", ev)
 	}
-	if b, err := os.ReadFile(filepath.Join(out, key(3).RelPath())); err != nil || !bytes.Equal(b, good) {
-		t.Errorf("written file: %q, %v", b, err)
+	for _, d := range []int{3, 8} {
+		if b, err := os.ReadFile(filepath.Join(out, key(d).RelPath())); err != nil || !bytes.Equal(b, good) {
+			t.Errorf("exp %d: written file %q, %v", d, b, err)
+		}
+	}
+	if msg := got[9].GetErrorMessage(); !strings.Contains(msg, "neither zstd nor s2") {
+		t.Errorf("an object in no codec: %q", msg)
 	}
 	if b, err := os.ReadFile(filepath.Join(out, key(7).RelPath())); err != nil || !bytes.Equal(b, reopened) || got[7].GetRows() != 3 {
 		t.Errorf("reopened input: file %q, %v, rows %d", b, err, got[7].GetRows())
