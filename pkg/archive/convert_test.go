@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/spx-archive/spx/pkg/spx"
 )
@@ -482,22 +483,30 @@ func TestOptionalColumns(t *testing.T) {
 	}
 }
 
-func TestOpenNDJSONZstd(t *testing.T) {
+// TestOpenNDJSONCompressed: a .zst dump and a staged object as stored
+// (.s2, array lines) convert to the same rows.
+func TestOpenNDJSONCompressed(t *testing.T) {
 	rows := genGreeks("SPXW", spx.NewDate(2024, 3, 15), spx.NewDate(2024, 3, 15), 5, 391, 10)
-	p := filepath.Join(t.TempDir(), "x.ndjson.zst")
-	if err := os.WriteFile(p, zstdBytes(t, ndjson(rows)), 0o600); err != nil {
-		t.Fatal(err)
+	var s2buf bytes.Buffer
+	sw := s2.NewWriter(&s2buf)
+	sw.Write(staged(rows))
+	sw.Close()
+	for name, data := range map[string][]byte{"x.ndjson.zst": zstdBytes(t, ndjson(rows)), "x.ndjson.s2": s2buf.Bytes()} {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := OpenNDJSON(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "x.parquet")
+		if _, err := WriteFile(context.Background(), spx.Greeks, r, out, Options{}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r.Close()
+		checkRows(t, out, rows)
 	}
-	r, err := OpenNDJSON(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	out := filepath.Join(t.TempDir(), "x.parquet")
-	if _, err := WriteFile(context.Background(), spx.Greeks, r, out, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	checkRows(t, out, rows)
 }
 
 // TestStagedArrayForm: the fetchers' array lines, alone, shuffled (the

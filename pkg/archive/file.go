@@ -13,18 +13,23 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/spx-archive/spx/pkg/spx"
 )
 
 // OpenNDJSON opens a staged NDJSON file, decoding zstd transparently when
-// the name ends in .zst. A plain file is returned as the *os.File itself, so
+// the name ends in .zst and s2 when it ends in .s2 (a staged object as the
+// fetchers store it). A plain file is returned as the *os.File itself, so
 // Convert can read it in place without a spill copy.
 func OpenNDJSON(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening input: %w", err)
+	}
+	if strings.HasSuffix(path, ".s2") {
+		return &s2File{r: s2.NewReader(bufio.NewReaderSize(f, 1<<20), s2.ReaderMaxBlockSize(4<<20)), f: f}, nil
 	}
 	if !strings.HasSuffix(path, ".zst") {
 		return f, nil
@@ -38,6 +43,14 @@ func OpenNDJSON(path string) (io.ReadCloser, error) {
 	}
 	return &zstdFile{zr: zr, f: f}, nil
 }
+
+type s2File struct {
+	r *s2.Reader
+	f *os.File
+}
+
+func (s *s2File) Read(p []byte) (int, error) { return s.r.Read(p) }
+func (s *s2File) Close() error               { return s.f.Close() }
 
 type zstdFile struct {
 	zr *zstd.Decoder

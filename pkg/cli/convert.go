@@ -28,14 +28,17 @@ func newConvertCommand(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "convert IN.ndjson[.zst] OUT.parquet",
 		Short: "Convert a staged NDJSON file into one archive Parquet file",
-		Long: `Convert runs the writer's converter on a file: it reads staged NDJSON (one
-object per row, as the fetchers stage it; zstd-compressed when the name ends
-in .zst) and writes OUT.parquet atomically (OUT.parquet.tmp, fsync, rename),
-rows sorted by (strike, right, timestamp).
+		Long: `Convert runs the writer's converter on a file: it reads NDJSON with one JSON
+object per row (keys as the dataset's column names) or one JSON array per row
+(the values in column order, as the fetchers stage them; both forms may mix),
+zstd-compressed when the name ends in .zst and s2 when it ends in .s2 (a
+staged object as stored), and writes OUT.parquet atomically (OUT.parquet.tmp,
+fsync, rename), rows sorted by (strike, right, timestamp).
 
 It prints the rows, contracts, bytes, SHA-256 and throughput. A malformed
 line stops the conversion with its line number; nothing is left at OUT.`,
-		Example: `  spx convert staged.ndjson.zst exp=2024-03-15.parquet
+		Example: `  spx convert dump.ndjson.zst exp=2024-03-15.parquet
+  nats object get spx-staging greeks/SPXW/20240315/20240315.ndjson.s2 -O x.ndjson.s2 && spx convert x.ndjson.s2 x.parquet
   spx convert --dataset quote --row-group-rows 500000 in.ndjson out.parquet`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
@@ -68,13 +71,13 @@ func runConvert(ctx context.Context, out io.Writer, a convertArgs) error {
 	}
 	st, err := os.Stat(a.in)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Usagef("input %s does not exist: give the path of a staged .ndjson or .ndjson.zst file", a.in)
+		return Usagef("input %s does not exist: give the path of a .ndjson, .ndjson.zst or .ndjson.s2 file", a.in)
 	}
 	if err != nil {
 		return fmt.Errorf("checking input: %w", err)
 	}
 	if st.IsDir() {
-		return Usagef("input %s is a directory: give the path of a staged .ndjson or .ndjson.zst file", a.in)
+		return Usagef("input %s is a directory: give the path of a .ndjson, .ndjson.zst or .ndjson.s2 file", a.in)
 	}
 	r, err := archive.OpenNDJSON(a.in)
 	if err != nil {

@@ -59,7 +59,7 @@ func (k JobKey) subjectTail() string {
 
 // ObjectName is the job's staging object in the spx-staging bucket.
 func (k JobKey) ObjectName() string {
-	return string(k.Dataset) + "/" + k.Root + "/" + k.Date.Compact() + "/" + k.Expiration.Compact() + ".ndjson.zst"
+	return string(k.Dataset) + "/" + k.Root + "/" + k.Date.Compact() + "/" + k.Expiration.Compact() + ".ndjson.s2"
 }
 
 // RelPath is the job's Parquet file relative to the output directory:
