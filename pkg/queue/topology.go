@@ -189,7 +189,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	}
 	_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      Bucket,
-		Description: "NDJSON (zstd) staged by fetchers for writers",
+		Description: "NDJSON arrays (s2) staged by fetchers for writers",
 		TTL:         t.StagingTTL,
 		Storage:     t.storage(),
 		Replicas:    cmp.Or(t.StagingReplicas, t.Replicas),

@@ -84,13 +84,7 @@ type Source interface {
 // less. The names travel once, in the staged object's metadata
 // ("columns"). The writer's converter and `spx convert` read both forms.
 func AppendStaged(dst []byte, ds Dataset, r *Row) []byte {
-	dst = append(dst, '[', '"')
-	dst = append(dst, r.Contract.Root...)
-	dst = append(dst, '"', ',')
-	dst = strconv.AppendInt(dst, int64(r.Contract.Expiration.Int()), 10)
-	dst = append(dst, ',')
-	dst = appendStrike(dst, r.Contract.Strike)
-	dst = append(dst, ',', '"', r.Contract.Right, '"', ',')
+	dst = AppendStagedContract(dst, r.Contract)
 	dst = strconv.AppendInt(dst, int64(r.Date.Int()), 10)
 	for i := range ds.Columns() {
 		dst = append(dst, ',')
@@ -101,6 +95,29 @@ func AppendStaged(dst []byte, ds Dataset, r *Row) []byte {
 		}
 	}
 	return append(dst, ']', '\n')
+}
+
+// AppendStagedContract appends the start of a staged line that only depends
+// on the contract, up to and including the comma before the date:
+// `["SPXW",20240315,5100,"C",`. Decoders cache it across a contract's rows.
+func AppendStagedContract(dst []byte, c Contract) []byte {
+	dst = append(dst, '[', '"')
+	dst = append(dst, c.Root...)
+	dst = append(dst, '"', ',')
+	dst = strconv.AppendInt(dst, int64(c.Expiration.Int()), 10)
+	dst = append(dst, ',')
+	dst = appendStrike(dst, c.Strike)
+	return append(dst, ',', '"', c.Right, '"', ',')
+}
+
+// StagedStream is a RowStream that can append the staged line of the next
+// row itself, cheaper than AppendStaged(dst, ds, Row()) because it can
+// reuse what repeats from row to row. NextStaged advances like Next and
+// appends exactly the bytes AppendStaged would for the request's dataset;
+// Row is valid afterwards as after Next. On false nothing is appended.
+type StagedStream interface {
+	RowStream
+	NextStaged(dst []byte) ([]byte, bool)
 }
 
 // StagedColumns names the values of a staged line of ds, in order.

@@ -1,6 +1,6 @@
 // Package writer is the write role: workers on the shared `writers` pull
 // consumer take one staged job at a time, stream the object back through
-// zstd, check its NDJSON SHA-256 while reading, and have the archive turn it
+// s2 (or zstd), check its NDJSON SHA-256 while reading, and have the archive turn it
 // into a Parquet file. It must not touch the status store or call the
 // terminal: it reports what happened as events.
 package writer

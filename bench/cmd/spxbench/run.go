@@ -277,7 +277,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (failed bool
 		fmt.Fprintln(w)
 	}
 	if len(fetchRows) > 0 {
-		fmt.Fprintf(w, "### Fetcher\n\nThe largest greeks response of %s from the simulated terminal (v3 CSV): downloaded into io.Discard with net/http, and staged by one pkg/fetcher worker (decode, NDJSON, zstd, object store put in an embedded JetStream server, file storage; timed from publishing the job to its staged event). Median of %d each.\n\n",
+		fmt.Fprintf(w, "### Fetcher\n\nThe largest greeks response of %s from the simulated terminal (v3 CSV): downloaded into io.Discard with net/http, and staged by one pkg/fetcher worker (decode, staged NDJSON arrays, SHA-256, s2, object store put in an embedded JetStream server, file storage; timed from publishing the job to its staged event). Median of %d each.\n\n",
 			cfg.e2eDate, fetchRuns)
 		report.Table(w, fetchRows, []string{"download to /dev/null"})
 		fmt.Fprintln(w)

@@ -41,7 +41,7 @@ func parseStages(log string, start time.Time, wall time.Duration) stages {
 		if json.Unmarshal(sc.Bytes(), &e) != nil || len(e.Took) == 0 {
 			continue
 		}
-		name := map[string]string{"staged": "fetch (terminal → NDJSON → zstd → object store)", "written": "write (object store → Parquet)"}[e.Msg]
+		name := map[string]string{"staged": "fetch (terminal → NDJSON arrays → s2 → object store)", "written": "write (object store → Parquet)"}[e.Msg]
 		if name == "" {
 			continue
 		}
