@@ -294,9 +294,20 @@ func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, inte
 			}
 			return err
 		}
-		for rs.Next() {
+		// A StagedStream writes the line itself, reusing what repeats from
+		// row to row: this loop bounds how fast a response is staged.
+		ss, staged := rs.(spx.StagedStream)
+		for {
+			var ok bool
+			if staged {
+				blk.b, ok = ss.NextStaged(blk.b)
+			} else if ok = rs.Next(); ok {
+				blk.b = spx.AppendStaged(blk.b, key.Dataset, rs.Row())
+			}
+			if !ok {
+				break
+			}
 			r := rs.Row()
-			blk.b = spx.AppendStaged(blk.b, key.Dataset, r)
 			if len(blk.b) >= blockSize {
 				out.send(blk)
 				if blk, err = out.next(); err != nil {

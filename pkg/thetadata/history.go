@@ -163,7 +163,7 @@ type stream struct {
 	done   bool
 }
 
-var _ spx.RowStream = (*stream)(nil)
+var _ spx.StagedStream = (*stream)(nil)
 
 func (s *stream) Next() bool {
 	if s.err != nil || s.done {
@@ -174,36 +174,68 @@ func (s *stream) Next() bool {
 		if ok {
 			return true
 		}
-		if err != nil {
-			s.fail(err)
+		if !s.turnPage(err) {
 			return false
 		}
-		np := s.dec.nextPage()
-		_ = s.resp.Body.Close()
-		if np == "" {
-			s.done = true
-			s.cancel()
-			return false
-		}
-		pq, err := pagePath(np, s.resp.url)
-		if err != nil {
-			s.fail(err)
-			return false
-		}
-		resp, err := s.c.get(s.ctx, pq)
-		if err != nil {
-			s.fail(fmt.Errorf("requesting page %d: %w", s.info.Pages+1, err))
-			return false
-		}
-		s.resp = resp
-		s.info.Pages++
-		dec, err := s.c.openPage(resp, s.req, s.dec)
-		if err != nil {
-			s.fail(fmt.Errorf("reading page %d: %w", s.info.Pages, err))
-			return false
-		}
-		s.dec = dec
 	}
+}
+
+// NextStaged is Next that also appends the row's staged line to dst: the
+// CSV decoder writes it from the line, reusing what repeats across rows.
+func (s *stream) NextStaged(dst []byte) ([]byte, bool) {
+	if s.err != nil || s.done {
+		return dst, false
+	}
+	for {
+		var ok bool
+		var err error
+		if cd, isCSV := s.dec.(*csvDecoder); isCSV {
+			dst, ok, err = cd.nextStaged(dst, s.req.Dataset, &s.row)
+		} else if ok, err = s.dec.next(&s.row); ok {
+			dst = spx.AppendStaged(dst, s.req.Dataset, &s.row)
+		}
+		if ok {
+			return dst, true
+		}
+		if !s.turnPage(err) {
+			return dst, false
+		}
+	}
+}
+
+// turnPage handles the end of the current page: err from its decoder ends
+// the stream; otherwise it opens the next page, false when there is none.
+func (s *stream) turnPage(err error) bool {
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	np := s.dec.nextPage()
+	_ = s.resp.Body.Close()
+	if np == "" {
+		s.done = true
+		s.cancel()
+		return false
+	}
+	pq, err := pagePath(np, s.resp.url)
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	resp, err := s.c.get(s.ctx, pq)
+	if err != nil {
+		s.fail(fmt.Errorf("requesting page %d: %w", s.info.Pages+1, err))
+		return false
+	}
+	s.resp = resp
+	s.info.Pages++
+	dec, err := s.c.openPage(resp, s.req, s.dec)
+	if err != nil {
+		s.fail(fmt.Errorf("reading page %d: %w", s.info.Pages, err))
+		return false
+	}
+	s.dec = dec
+	return true
 }
 
 func (s *stream) fail(err error) {

@@ -101,6 +101,15 @@ func (r *records) next() ([][]byte, error) {
 		}
 		return r.fields, nil
 	}
+	line, err := r.nextLine()
+	if err != nil {
+		return nil, err
+	}
+	return r.split(line)
+}
+
+// nextLine returns the next non-empty CSV line, valid until the next call.
+func (r *records) nextLine() ([]byte, error) {
 	for {
 		line := r.pending
 		r.pending = nil
@@ -111,19 +120,23 @@ func (r *records) next() ([][]byte, error) {
 			}
 			r.line++
 		}
-		if len(line) == 0 {
-			continue
+		if len(line) > 0 {
+			return line, nil
 		}
-		var ok bool
-		r.fields, ok = splitCSV(line, r.fields)
-		if !ok {
-			return nil, malformed(r.url, fmt.Sprintf("line %d is not valid CSV", r.line), line)
-		}
-		if len(r.fields) != len(r.header) {
-			return nil, malformed(r.url, fmt.Sprintf("line %d has %d fields, the header has %d (%s)", r.line, len(r.fields), len(r.header), strings.Join(r.header, ",")), line)
-		}
-		return r.fields, nil
 	}
+}
+
+// split splits the CSV line nextLine returned into its fields.
+func (r *records) split(line []byte) ([][]byte, error) {
+	var ok bool
+	r.fields, ok = splitCSV(line, r.fields)
+	if !ok {
+		return nil, malformed(r.url, fmt.Sprintf("line %d is not valid CSV", r.line), line)
+	}
+	if len(r.fields) != len(r.header) {
+		return nil, malformed(r.url, fmt.Sprintf("line %d has %d fields, the header has %d (%s)", r.line, len(r.fields), len(r.header), strings.Join(r.header, ",")), line)
+	}
+	return r.fields, nil
 }
 
 // readObject reads the next NDJSON object into r.fields in header order; the

@@ -190,6 +190,7 @@ type csvDecoder struct {
 	def      spx.Date // row date when the response carries none
 	url      string
 	page     string // v2 CSV Next-Page
+	staged   *stagedPlan
 }
 
 // timeCache is one timestamp column's last value, parsed. Rows of a v3
@@ -261,6 +262,7 @@ func newCSVDecoder(rec *records, m *fieldMap, gen string, def spx.Date, url stri
 			d.lastTime = ci
 		}
 	}
+	d.staged = newStagedPlan(rec, m, gen)
 	return d
 }
 
@@ -276,6 +278,11 @@ func (d *csvDecoder) next(r *spx.Row) (bool, error) {
 		return false, err
 	}
 	d.rows++
+	return d.decode(fields, r)
+}
+
+// decode turns the fields of row d.rows into r.
+func (d *csvDecoder) decode(fields [][]byte, r *spx.Row) (bool, error) {
 	m := d.m
 	root := fields[m.root]
 	if len(root) == 0 {
