@@ -1,7 +1,7 @@
 // Package fetcher is the fetch role: workers on the shared `fetchers` pull
 // consumer take one job at a time, stream the terminal's rows as NDJSON
-// through zstd into the spx-staging object store, and hand the job on to the
-// writers. It must not touch the status store or the Parquet archive: it only
+// arrays (spx.AppendStaged) through s2 into the spx-staging object store,
+// and hand the job on to the writers. It must not touch the status store or the Parquet archive: it only
 // reports what happened as events.
 package fetcher
 
