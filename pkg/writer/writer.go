@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,8 +57,14 @@ type Config struct {
 	// a read whose NATS node died mid-stream would hang while InProgress
 	// kept the job alive. Default 2m.
 	ReadTimeout time.Duration
-	Policy      queue.Policy
-	Logger      *slog.Logger
+	// StallTimeout ends a read of a staged object that has waited this
+	// long inside one Read: the consumer behind an object store Get can
+	// sit on a NATS node that went away and then never deliver again. The
+	// job is redelivered and the next Get starts afresh. Time the
+	// converter spends between reads does not count. Default 20s.
+	StallTimeout time.Duration
+	Policy       queue.Policy
+	Logger       *slog.Logger
 }
 
 // Service runs write workers.
@@ -78,6 +86,9 @@ func New(js jetstream.JetStream, arc Archive, cfg Config) *Service {
 	}
 	if cfg.InProgressEvery <= 0 {
 		cfg.InProgressEvery = 15 * time.Second
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 20 * time.Second
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 2 * time.Minute
@@ -203,7 +214,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 }
 
 func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, job *spxv1.WriteJob) (File, error) {
-	in := &stagedInput{store: store, key: key, job: job, timeout: s.cfg.ReadTimeout}
+	in := &stagedInput{store: store, key: key, job: job, timeout: s.cfg.ReadTimeout, stall: s.cfg.StallTimeout}
 	defer in.close()
 	if err := in.open(ctx); err != nil {
 		return File{}, err
@@ -258,6 +269,7 @@ type stagedInput struct {
 	job      *spxv1.WriteJob
 	wantRows int64
 	timeout  time.Duration // base of the read deadline (see Config.ReadTimeout)
+	stall    time.Duration // see Config.StallTimeout
 
 	obj    jetstream.ObjectResult
 	cancel context.CancelFunc
@@ -287,7 +299,17 @@ func (in *stagedInput) open(ctx context.Context) error {
 	}
 	// The whole read shares one deadline (the object store fixes it at Get).
 	limit := in.timeout + time.Duration(meta.Size>>20)*time.Second
-	rctx, cancel := context.WithTimeout(ctx, limit)
+	rctx, cancelRead := context.WithTimeoutCause(ctx, limit, fmt.Errorf("reading %s took longer than %v", name, limit))
+	rctx, cancelStall := context.WithCancelCause(rctx)
+	sw := &stallWatch{}
+	stopWatch := sw.watch(in.stall, func() {
+		cancelStall(fmt.Errorf("no data from the object store for %v reading %s (a NATS node may have gone away); the job is retried", in.stall, name))
+	})
+	cancel := func() {
+		stopWatch()
+		cancelStall(nil)
+		cancelRead()
+	}
 	obj, err := in.store.Get(rctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		cancel()
@@ -311,17 +333,18 @@ func (in *stagedInput) open(ctx context.Context) error {
 	if v, err := strconv.ParseInt(info.Metadata["rows"], 10, 64); err == nil {
 		wantRows = v
 	}
-	zr, closeZR, err := queue.OpenStaged(obj)
+	sw.r = obj
+	zr, closeZR, err := queue.OpenStaged(sw)
 	if err != nil {
 		obj.Close()
 		cancel()
 		if errors.Is(err, queue.ErrUnknownCodec) {
 			return &refetchError{fmt.Errorf("staged object %s: %w", name, err)}
 		}
-		return &readError{err}
+		return &readError{withCause(rctx, err)}
 	}
 	in.obj, in.zr, in.wantRows = obj, closeZR, wantRows
-	in.cur = &verifyingReader{r: zr, raw: obj, h: sha256.New(), want: wantSHA, name: in.key.ObjectName()}
+	in.cur = &verifyingReader{r: zr, raw: sw, ctx: rctx, h: sha256.New(), want: wantSHA, name: in.key.ObjectName()}
 	return nil
 }
 
@@ -345,6 +368,7 @@ func (in *stagedInput) close() {
 // check failing is returned instead of EOF, so the archive never renames a
 // file built from bad input into place.
 type verifyingReader struct {
+	ctx  context.Context // the read's: its cause explains a cancelled read
 	r    io.Reader
 	raw  io.Reader
 	h    hash.Hash
@@ -372,7 +396,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		if errors.Is(err, jetstream.ErrDigestMismatch) || isCodecError(err) {
 			v.err = &refetchError{fmt.Errorf("staged object %s is corrupt: %w", v.name, err)}
 		} else {
-			v.err = &readError{err}
+			v.err = &readError{withCause(v.ctx, err)}
 		}
 		return n, v.err
 	}
@@ -382,6 +406,52 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 func isCodecError(err error) bool {
 	return errors.Is(err, s2.ErrCorrupt) || errors.Is(err, s2.ErrCRC) || errors.Is(err, s2.ErrUnsupported) || errors.Is(err, zstd.ErrMagicMismatch) || errors.Is(err, zstd.ErrCRCMismatch) || errors.Is(err, zstd.ErrBlockTooSmall) ||
 		errors.Is(err, zstd.ErrReservedBlockType) || errors.Is(err, zstd.ErrUnknownDictionary) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// withCause adds why ctx ended (a stall, the read deadline) to err, the
+// object store's bare "context canceled".
+func withCause(ctx context.Context, err error) error {
+	if ctx != nil && ctx.Err() != nil {
+		if c := context.Cause(ctx); c != nil && c != ctx.Err() {
+			return fmt.Errorf("%w: %w", c, err)
+		}
+	}
+	return err
+}
+
+// stallWatch passes reads through and notes when a Read call has been
+// waiting; watch calls stalled once a single Read has waited longer than d.
+type stallWatch struct {
+	r     io.Reader
+	since atomic.Int64 // UnixNano when the Read in progress began; 0 when none is
+}
+
+func (w *stallWatch) Read(p []byte) (int, error) {
+	w.since.Store(time.Now().UnixNano())
+	n, err := w.r.Read(p)
+	w.since.Store(0)
+	return n, err
+}
+
+// watch checks every d/4 until the returned stop is called.
+func (w *stallWatch) watch(d time.Duration, stalled func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if s := w.since.Load(); s != 0 && time.Since(time.Unix(0, s)) > d {
+					stalled()
+					return
+				}
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(done) })
 }
 
 func truncate(s string, n int) string {
