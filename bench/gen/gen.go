@@ -46,6 +46,9 @@ type Config struct {
 	// Seed makes different files differ; the same Config always gives the
 	// same bytes.
 	Seed uint64
+	// Staged writes spx.AppendStaged's array lines (what fetchers stage)
+	// instead of spx.AppendNDJSON's objects (what DuckDB reads).
+	Staged bool
 }
 
 // Stats describes what Write produced.
@@ -121,7 +124,11 @@ func Write(ctx context.Context, w io.Writer, cfg Config) (Stats, error) {
 				for i, f := range setters {
 					row.Values[i] = f(&p)
 				}
-				line = spx.AppendNDJSON(line[:0], spx.Greeks, &row)
+				if cfg.Staged {
+					line = spx.AppendStaged(line[:0], spx.Greeks, &row)
+				} else {
+					line = spx.AppendNDJSON(line[:0], spx.Greeks, &row)
+				}
 				if _, err := cw.Write(line); err != nil {
 					return st, fmt.Errorf("writing generated greeks: %w", err)
 				}

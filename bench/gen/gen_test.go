@@ -216,3 +216,36 @@ func TestAppendFixed(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteStaged: the staged form has the same rows as arrays, and the
+// same values in the same order as the object form.
+func TestWriteStaged(t *testing.T) {
+	var obj, arr bytes.Buffer
+	cfg := Config{Rows: 3 * Stamps, Expirations: 1, Seed: 7}
+	if _, err := Write(context.Background(), &obj, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Staged = true
+	st, err := Write(context.Background(), &arr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objLines := bytes.Split(bytes.TrimSpace(obj.Bytes()), []byte("\n"))
+	arrLines := bytes.Split(bytes.TrimSpace(arr.Bytes()), []byte("\n"))
+	if len(arrLines) != len(objLines) || int64(len(arrLines)) != st.Rows || st.Bytes != int64(arr.Len()) {
+		t.Fatalf("%d array lines, %d object lines, stats %+v", len(arrLines), len(objLines), st)
+	}
+	var o map[string]json.RawMessage
+	var a []json.RawMessage
+	if err := json.Unmarshal(objLines[1], &o); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(arrLines[1], &a); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range spx.StagedColumns(spx.Greeks) {
+		if string(a[i]) != string(o[name]) {
+			t.Errorf("%s: array has %s, object %s", name, a[i], o[name])
+		}
+	}
+}

@@ -358,6 +358,21 @@ func runWriterStage(ctx context.Context, cfg config, spxBin, self, work string, 
 	if err := os.Remove(day); err != nil {
 		logf("removing %s: %v", day, err)
 	}
+	// The same rows as the fetchers stage them (JSON arrays), which is what
+	// the pipeline's writers convert. DuckDB does not read this form.
+	staged := filepath.Join(work, "day-staged.ndjson")
+	sst, err := generate(ctx, staged, gen.Config{Rows: cfg.rows, Expirations: ws.exps, Seed: 1, Staged: true})
+	if err != nil {
+		return ws, err
+	}
+	logf("generated the day as staged arrays: %.0f MiB", float64(sst.Bytes)/report.MiB)
+	arr := spxSubject
+	arr.name, arr.out = "spx convert, staged arrays", "spx-staged.parquet"
+	m := measure(ctx, arr, arr.env, staged, filepath.Join(work, arr.out), sst, cfg.runs)
+	m.Input = ws.dayInput
+	logResult(logf, m)
+	ws.ms = append(ws.ms, m)
+	os.Remove(staged)
 
 	// Flat memory: one small and one large single expiration (the unit the
 	// pipeline writes) through spx, and through the first DuckDB baseline
