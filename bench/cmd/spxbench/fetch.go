@@ -159,6 +159,24 @@ func fetchIntoStore(ctx context.Context, base, u string, key spx.JobKey, storeDi
 	return put, raw, rows, err
 }
 
+// waitEmpty waits up to 10 s for stream to hold no message.
+func waitEmpty(ctx context.Context, js jetstream.JetStream, stream string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", stream, err)
+		}
+		if st.CachedInfo().State.Msgs == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still holds %d message(s) after 10s", stream, st.CachedInfo().State.Msgs)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // putRaw streams the response at u through s2 into store as one object.
 func putRaw(ctx context.Context, store jetstream.ObjectStore, u string) (time.Duration, error) {
 	start := time.Now()
@@ -228,6 +246,11 @@ func fetchJobs(ctx context.Context, base, u string, key spx.JobKey, storeDir str
 		// run's hand-off is accepted.
 		if st, err := js.Stream(ctx, queue.StreamWrite); err == nil {
 			_ = st.Purge(ctx)
+		}
+		// The fetcher acks a job just after its staged event: wait for
+		// the ack, or the fetch stream (one job per key) refuses the next.
+		if err := waitEmpty(ctx, js, queue.StreamFetch); err != nil {
+			return 0, 0, err
 		}
 		start := time.Now()
 		if err := queue.PublishFetch(ctx, js, key, gen, time.Minute); err != nil {
