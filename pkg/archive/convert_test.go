@@ -555,6 +555,7 @@ func TestBadArrayLine(t *testing.T) {
 		{"right", strings.Replace(base, `"C"`, `"X"`, 1), `"right"`},
 		{"NaN", base[:cut] + ",NaN]\n", `field "underlying_price"`},
 		{"trailing", strings.TrimSuffix(base, "\n") + "x\n", "trailing data after the JSON array"},
+		{"control byte in root", strings.Replace(base, `"SPXW"`, "\"SP\x01W\"", 1), `field "root": want a string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.line == base {

@@ -360,6 +360,13 @@ func (d *decoder) fastContract(f *form, line []byte) (root string, exp spx.Date,
 	if q <= 0 || bytes.IndexByte(line[i:i+q], '\\') >= 0 {
 		return
 	}
+	if rb := line[i : i+q]; !bytes.Equal(rb, d.lastRoot) {
+		for _, c := range rb {
+			if c < 0x20 { // the general parser rejects it, with the reason
+				return
+			}
+		}
+	}
 	root = d.internRoot(line[i : i+q])
 	i += q + 1
 	var v int64

@@ -26,7 +26,7 @@ type convertArgs struct {
 func newConvertCommand(o *Options) *cobra.Command {
 	var a convertArgs
 	cmd := &cobra.Command{
-		Use:   "convert IN.ndjson[.zst] OUT.parquet",
+		Use:   "convert IN.ndjson[.zst|.s2] OUT.parquet",
 		Short: "Convert a staged NDJSON file into one archive Parquet file",
 		Long: `Convert runs the writer's converter on a file: it reads NDJSON with one JSON
 object per row (keys as the dataset's column names) or one JSON array per row

@@ -205,7 +205,7 @@ func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStor
 }
 
 // stage streams the rows of each right in turn into one object: rows →
-// NDJSON arrays (spx.AppendStaged) → SHA-256 and zstd → io.Pipe → ObjectStore.Put. Memory stays flat
+// NDJSON arrays (spx.AppendStaged) → SHA-256 and s2 → io.Pipe → ObjectStore.Put. Memory stays flat
 // whatever the size of the expiration.
 func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
 	ctx, cancel := context.WithCancel(ctx)

@@ -151,7 +151,7 @@ func (s *sink) stop() {
 	s.cancel(nil)
 }
 
-// finish waits for every block, closes the zstd stream and returns the hex
+// finish waits for every block, closes the compressed stream and returns the hex
 // SHA-256 of everything sent.
 func (s *sink) finish() (string, error) {
 	s.stop()
@@ -181,21 +181,21 @@ type compressor interface {
 	Reset(io.Writer)
 }
 
-// Codec is the staged objects' compression: "s2" (the default) or "zstd".
+// stagingCodec is the staged objects' compression: "s2", or "zstd".
 // Measured on the largest greeks response of a day (18 MB of staged
 // arrays, one core, best of 5): s2 18 ms at 5.4×, zstd SpeedFastest with
 // a 256 KiB window 39 ms at 9.0×. The staged object is read once by a
 // writer and deleted, and on a machine that also runs the terminal the
-// fetcher's CPU is what it competes for, so s2's speed wins; zstd is for
-// fetchers whose link to NATS is slow. SPX_TEST_STAGING_CODEC overrides it
-// (benchmarks).
-var Codec = "s2"
+// fetcher's CPU is what it competes for, so s2's speed wins. Writers read
+// either (queue.OpenStaged). SPX_TEST_STAGING_CODEC=zstd overrides it, for
+// benchmarks that compare the two.
+const stagingCodec = "s2"
 
 func codec() string {
 	if c := os.Getenv("SPX_TEST_STAGING_CODEC"); c != "" {
 		return c
 	}
-	return Codec
+	return stagingCodec
 }
 
 // zstdEncoders and s2Writers reuse encoders: building one allocates its

@@ -18,7 +18,7 @@ var ErrUnknownCodec = errors.New("neither zstd nor s2: it was not staged by an s
 // OpenStaged decompresses the staged object stream in r with the codec its first bytes
 // name: zstd (magic 28 B5 2F FD) or s2 (stream identifier FF 06 00 00
 // "S2sTwO", or snappy's "sNaPpY", which s2 also reads). The fetcher picks
-// the codec (fetcher.Codec); writers read either. The func releases the
+// the codec (s2 today); writers read either. The func releases the
 // decoder.
 func OpenStaged(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, 64<<10)

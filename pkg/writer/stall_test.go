@@ -1,10 +1,21 @@
 package writer
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"io"
-	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/queue/queuetest"
+	"github.com/spx-archive/spx/pkg/spx"
+	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
 )
 
 // blockReader blocks every Read until release is closed.
@@ -15,38 +26,91 @@ func (b blockReader) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// A Read that waits past the stall timeout is reported; time spent between
-// reads (a busy converter) is not.
+// slowReader hands out its data a byte at a time, pausing before each.
+type slowReader struct {
+	data  []byte
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(s.pause)
+	p[0] = s.data[0]
+	s.data = s.data[1:]
+	return 1, nil
+}
+
+// A Read that waits past the stall timeout returns at once with the
+// stall's error, and keeps returning it; reads that each finish in time
+// pass their data through, however long the whole takes.
 func TestStallWatch(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	var fired atomic.Bool
-	sw := &stallWatch{r: blockReader{release}}
-	stop := sw.watch(80*time.Millisecond, func() { fired.Store(true) })
-	defer stop()
-	go sw.Read(make([]byte, 1))
-	deadline := time.Now().Add(5 * time.Second)
-	for !fired.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("a Read blocked for 5 s was not reported as stalled")
-		}
-		time.Sleep(10 * time.Millisecond)
+	stallErr := errors.New("stalled")
+	sw := &stallWatch{r: blockReader{release}, d: 80 * time.Millisecond, err: stallErr}
+	start := time.Now()
+	if _, err := sw.Read(make([]byte, 8)); err != stallErr {
+		t.Fatalf("blocked read: %v, want the stall error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the stall was reported after %v", d)
+	}
+	if _, err := sw.Read(make([]byte, 8)); err != stallErr || !sw.isStalled() {
+		t.Fatalf("read after a stall: %v", err)
 	}
 
-	var idleFired atomic.Bool
-	idle := &stallWatch{r: eofReader{}}
-	stopIdle := idle.watch(40*time.Millisecond, func() { idleFired.Store(true) })
-	for range 3 {
-		idle.Read(make([]byte, 1))
-		time.Sleep(100 * time.Millisecond) // the consumer is busy, not the source
-	}
-	stopIdle()
-	stopIdle() // safe twice
-	if idleFired.Load() {
-		t.Fatal("pauses between reads were taken for a stall")
+	slow := &stallWatch{r: &slowReader{data: []byte("hello"), pause: 30 * time.Millisecond}, d: 60 * time.Millisecond, err: stallErr}
+	got, err := io.ReadAll(slow)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("slow but steady reads: %q, %v", got, err)
 	}
 }
 
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+// TestStuckObjectReadGivesUp reproduces a staged object whose chunks never
+// arrive (what a consumer on a lost NATS node looks like to the writer):
+// the read must end after the stall timeout, not the read deadline.
+func TestStuckObjectReadGivesUp(t *testing.T) {
+	_, _, js := queuetest.Start(t)
+	ctx := context.Background()
+	if err := queue.Ensure(ctx, js, queue.Topology{Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := js.ObjectStore(ctx, queue.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := spx.JobKey{Dataset: spx.Greeks, Root: "SPXW", Date: spx.NewDate(2024, 1, 2), Expiration: spx.NewDate(2024, 1, 3)}
+	var buf bytes.Buffer
+	w := s2.NewWriter(&buf)
+	w.Write(bytes.Repeat([]byte(`["SPXW",20240103,4800,"C",20240102,34200000,1,2]`+"\n"), 1000))
+	w.Close()
+	info, err := store.Put(ctx, jetstream.ObjectMeta{Name: key.ObjectName()}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the chunks away: the object's consumer waits for data forever.
+	st, err := js.Stream(ctx, "OBJ_"+queue.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$O."+queue.Bucket+".C."+info.NUID)); err != nil {
+		t.Fatal(err)
+	}
+	in := &stagedInput{store: store, key: key, job: &spxv1.WriteJob{Object: key.ObjectName()}, timeout: time.Minute, stall: 300 * time.Millisecond}
+	start := time.Now()
+	err = in.open(ctx)
+	if err == nil {
+		_, err = io.ReadAll(in)
+	}
+	in.close()
+	took := time.Since(start)
+	var re *readError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "no data from the object store") {
+		t.Fatalf("error %v, want the stall's read error", err)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("gave up after %v; the stall timeout is 300ms", took)
+	}
+}

@@ -6,6 +6,7 @@
 package writer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -178,7 +178,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		if err := msg.Ack(); err != nil {
 			log.Warn("acking a written job failed; it may be written again (same bytes)", "err", err)
 		}
-		if err := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := store.Delete(context.WithoutCancel(ctx), objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			log.Warn("deleting the staged object failed; its TTL removes it", "err", err)
 		}
 		log.Info("written", "rows", file.Rows, "bytes", file.Bytes, "took", time.Since(started).Round(time.Millisecond))
@@ -191,7 +191,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		}
 		log.Warn("staged object unusable; asking for a new fetch", "err", err)
 		_ = msg.TermWithReason("refetch: " + truncate(err.Error(), 150))
-		if err := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := store.Delete(context.WithoutCancel(ctx), objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			log.Warn("deleting a corrupt staged object failed", "err", err)
 		}
 	default:
@@ -254,7 +254,7 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 	}
 	if in.wantRows > 0 && file.Rows != in.wantRows {
 		_ = os.Remove(path)
-		return File{}, &refetchError{fmt.Errorf("staged object %s has %d rows, the fetcher staged %d", key.ObjectName(), file.Rows, in.wantRows)}
+		return File{}, &refetchError{fmt.Errorf("staged object %s has %d rows, the fetcher staged %d", objectName(key, job), file.Rows, in.wantRows)}
 	}
 	return file, nil
 }
@@ -270,6 +270,7 @@ type stagedInput struct {
 	wantRows int64
 	timeout  time.Duration // base of the read deadline (see Config.ReadTimeout)
 	stall    time.Duration // see Config.StallTimeout
+	stalled  *stallWatch   // the current object's reader
 
 	obj    jetstream.ObjectResult
 	cancel context.CancelFunc
@@ -288,8 +289,15 @@ func (in *stagedInput) Reopen(ctx context.Context) (io.Reader, error) {
 	return in.cur, nil
 }
 
+// objectName is the staged object of a write job: the name the fetcher
+// put in it (a fetcher of an older spx staged .ndjson.zst objects), else
+// the key's.
+func objectName(key spx.JobKey, job *spxv1.WriteJob) string {
+	return cmp.Or(job.GetObject(), key.ObjectName())
+}
+
 func (in *stagedInput) open(ctx context.Context) error {
-	name := in.key.ObjectName()
+	name := objectName(in.key, in.job)
 	meta, err := in.store.GetInfo(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", name)}
@@ -300,16 +308,7 @@ func (in *stagedInput) open(ctx context.Context) error {
 	// The whole read shares one deadline (the object store fixes it at Get).
 	limit := in.timeout + time.Duration(meta.Size>>20)*time.Second
 	rctx, cancelRead := context.WithTimeoutCause(ctx, limit, fmt.Errorf("reading %s took longer than %v", name, limit))
-	rctx, cancelStall := context.WithCancelCause(rctx)
-	sw := &stallWatch{}
-	stopWatch := sw.watch(in.stall, func() {
-		cancelStall(fmt.Errorf("no data from the object store for %v reading %s (a NATS node may have gone away); the job is retried", in.stall, name))
-	})
-	cancel := func() {
-		stopWatch()
-		cancelStall(nil)
-		cancelRead()
-	}
+	cancel := cancelRead
 	obj, err := in.store.Get(rctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		cancel()
@@ -333,10 +332,12 @@ func (in *stagedInput) open(ctx context.Context) error {
 	if v, err := strconv.ParseInt(info.Metadata["rows"], 10, 64); err == nil {
 		wantRows = v
 	}
-	sw.r = obj
+	sw := &stallWatch{r: obj, d: in.stall,
+		err: &readError{fmt.Errorf("no data from the object store for %v reading %s (a NATS node may have gone away); the job is retried", in.stall, name)}}
+	in.stalled = sw
 	zr, closeZR, err := queue.OpenStaged(sw)
 	if err != nil {
-		obj.Close()
+		in.closeObj(obj)
 		cancel()
 		if errors.Is(err, queue.ErrUnknownCodec) {
 			return &refetchError{fmt.Errorf("staged object %s: %w", name, err)}
@@ -344,8 +345,18 @@ func (in *stagedInput) open(ctx context.Context) error {
 		return &readError{withCause(rctx, err)}
 	}
 	in.obj, in.zr, in.wantRows = obj, closeZR, wantRows
-	in.cur = &verifyingReader{r: zr, raw: sw, ctx: rctx, h: sha256.New(), want: wantSHA, name: in.key.ObjectName()}
+	in.cur = &verifyingReader{r: zr, raw: sw, ctx: rctx, h: sha256.New(), want: wantSHA, name: name}
 	return nil
+}
+
+// closeObj closes an object result; after a stall in the background, since
+// Close waits for the Read still stuck inside it.
+func (in *stagedInput) closeObj(obj jetstream.ObjectResult) {
+	if in.stalled != nil && in.stalled.isStalled() {
+		go obj.Close()
+		return
+	}
+	obj.Close()
 }
 
 func (in *stagedInput) close() {
@@ -354,7 +365,7 @@ func (in *stagedInput) close() {
 		in.zr = nil
 	}
 	if in.obj != nil {
-		in.obj.Close()
+		in.closeObj(in.obj)
 		in.obj = nil
 	}
 	if in.cancel != nil {
@@ -419,40 +430,78 @@ func withCause(ctx context.Context, err error) error {
 	return err
 }
 
-// stallWatch passes reads through and notes when a Read call has been
-// waiting; watch calls stalled once a single Read has waited longer than d.
+// stallWatch passes reads through, but gives up on one that waits longer
+// than d: it returns err at once and leaves the stuck Read to finish in the
+// background. The object store's Read blocks on a pipe whose deadline is
+// the whole read's (see Config.ReadTimeout) and cancelling its context does
+// not wake it, so waiting out a consumer stuck on a lost NATS node would
+// hold the job for minutes. The background Read reads into the watch's own
+// buffer, never the caller's.
 type stallWatch struct {
-	r     io.Reader
-	since atomic.Int64 // UnixNano when the Read in progress began; 0 when none is
+	r       io.Reader
+	d       time.Duration
+	err     error // returned from the stall on
+	buf     []byte
+	rest    []byte // read but not yet returned
+	restErr error  // the error that came with rest
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+type readResult struct {
+	n   int
+	err error
 }
 
 func (w *stallWatch) Read(p []byte) (int, error) {
-	w.since.Store(time.Now().UnixNano())
-	n, err := w.r.Read(p)
-	w.since.Store(0)
-	return n, err
+	if len(w.rest) > 0 {
+		n := copy(p, w.rest)
+		w.rest = w.rest[n:]
+		if len(w.rest) == 0 && w.restErr != nil {
+			return n, w.restErr
+		}
+		return n, nil
+	}
+	if w.restErr != nil {
+		return 0, w.restErr
+	}
+	if w.stalled.Load() {
+		return 0, w.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if cap(w.buf) < len(p) {
+		w.buf = make([]byte, len(p))
+	}
+	buf := w.buf[:len(p)]
+	done := make(chan readResult, 1)
+	go func() {
+		n, err := w.r.Read(buf)
+		done <- readResult{n, err}
+	}()
+	if w.timer == nil {
+		w.timer = time.NewTimer(w.d)
+	} else {
+		w.timer.Reset(w.d)
+	}
+	select {
+	case res := <-done:
+		w.timer.Stop()
+		n := copy(p, buf[:res.n])
+		if n < res.n {
+			w.rest, w.restErr = buf[n:res.n], res.err
+			return n, nil
+		}
+		return n, res.err
+	case <-w.timer.C:
+		w.stalled.Store(true)
+		w.buf = nil // the background Read still owns it
+		return 0, w.err
+	}
 }
 
-// watch checks every d/4 until the returned stop is called.
-func (w *stallWatch) watch(d time.Duration, stalled func()) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(d / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if s := w.since.Load(); s != 0 && time.Since(time.Unix(0, s)) > d {
-					stalled()
-					return
-				}
-			}
-		}
-	}()
-	return sync.OnceFunc(func() { close(done) })
-}
+func (w *stallWatch) isStalled() bool { return w.stalled.Load() }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

@@ -121,13 +121,29 @@ func TestWriter(t *testing.T) {
 	stage(t, store, key(7), reopened, "")
 	stageCodec(t, store, key(8), good, "", "s2")
 	stageCodec(t, store, key(9), good, "", "raw") // no codec: refetch
+	// A job from a fetcher of an older spx names its object .ndjson.zst.
+	legacy := strings.TrimSuffix(key(10).ObjectName(), ".s2") + ".zst"
+	{
+		var zb bytes.Buffer
+		zw, _ := zstd.NewWriter(&zb)
+		zw.Write(good)
+		zw.Close()
+		sum := sha256.Sum256(good)
+		if _, err := store.Put(ctx, jetstream.ObjectMeta{Name: legacy, Metadata: map[string]string{"sha256": hex.EncodeToString(sum[:]), "rows": "2"}}, &zb); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	sub, err := nc.SubscribeSync("spx.event.>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []int{3, 4, 5, 6, 7, 8, 9} {
-		if err := queue.PublishWrite(ctx, js, &spxv1.WriteJob{Key: queue.KeyToProto(key(d)), Generation: 1, Object: key(d).ObjectName()}); err != nil {
+	for _, d := range []int{3, 4, 5, 6, 7, 8, 9, 10} {
+		object := key(d).ObjectName()
+		if d == 10 {
+			object = legacy
+		}
+		if err := queue.PublishWrite(ctx, js, &spxv1.WriteJob{Key: queue.KeyToProto(key(d)), Generation: 1, Object: object}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +152,7 @@ func TestWriter(t *testing.T) {
 	go func() { done <- svc.Run(ctx) }()
 
 	got := map[int]*spxv1.Event{}
-	for len(got) < 7 {
+	for len(got) < 8 {
 		m, err := sub.NextMsg(15 * time.Second)
 		if err != nil {
 			t.Fatalf("waiting for events: %v (have %v)", err, got)
@@ -150,7 +166,7 @@ func TestWriter(t *testing.T) {
 	}
 	want := map[int]spxv1.EventKind{3: spxv1.EventKind_EVENT_KIND_WRITTEN, 4: spxv1.EventKind_EVENT_KIND_REFETCH,
 		5: spxv1.EventKind_EVENT_KIND_REFETCH, 6: spxv1.EventKind_EVENT_KIND_FAILED, 7: spxv1.EventKind_EVENT_KIND_WRITTEN,
-		8: spxv1.EventKind_EVENT_KIND_WRITTEN, 9: spxv1.EventKind_EVENT_KIND_REFETCH}
+		8: spxv1.EventKind_EVENT_KIND_WRITTEN, 9: spxv1.EventKind_EVENT_KIND_REFETCH, 10: spxv1.EventKind_EVENT_KIND_WRITTEN}
 	for d, k := range want {
 		if got[d].GetKind() != k {
 			t.Errorf("exp %d: event %v (%s), want %v", d, got[d].GetKind(), got[d].GetErrorMessage(), k)
@@ -159,7 +175,7 @@ func TestWriter(t *testing.T) {
 	if ev := got[3]; ev.GetRows() != 2 || ev.GetFile() != key(3).RelPath() {
 		t.Errorf("written event: %+v", ev)
 	}
-	for _, d := range []int{3, 8} {
+	for _, d := range []int{3, 8, 10} {
 		if b, err := os.ReadFile(filepath.Join(out, key(d).RelPath())); err != nil || !bytes.Equal(b, good) {
 			t.Errorf("exp %d: written file %q, %v", d, b, err)
 		}
@@ -178,10 +194,13 @@ func TestWriter(t *testing.T) {
 	if got[6].GetErrorClass() != "permanent" || got[6].GetErrorMessage() == "" {
 		t.Errorf("failed event: %+v", got[6])
 	}
-	// The staged object of a written job is deleted.
+	// The staged object of a written job is deleted, under the job's name.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := store.GetInfo(ctx, key(3).ObjectName())
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			_, err = store.GetInfo(ctx, legacy)
+		}
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			break
 		}
