@@ -128,20 +128,30 @@ func largestExpiration(ctx context.Context, base string, date spx.Date) (string,
 	return best[0], exp, nil
 }
 
-func download(ctx context.Context, u string) (time.Duration, int64, error) {
-	start := time.Now()
+// get requests u and checks for 200.
+func get(ctx context.Context, u string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, fmt.Errorf("downloading %s: %w", u, err)
+		return nil, fmt.Errorf("downloading %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("downloading %s: %s", u, resp.Status)
+	}
+	return resp, nil
+}
+
+func download(ctx context.Context, u string) (time.Duration, int64, error) {
+	start := time.Now()
+	resp, err := get(ctx, u)
+	if err != nil {
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("downloading %s: %s", u, resp.Status)
-	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil {
 		return 0, 0, fmt.Errorf("downloading %s: %w", u, err)
@@ -180,13 +190,9 @@ func waitEmpty(ctx context.Context, js jetstream.JetStream, stream string) error
 // putRaw streams the response at u through s2 into store as one object.
 func putRaw(ctx context.Context, store jetstream.ObjectStore, u string) (time.Duration, error) {
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := get(ctx, u)
 	if err != nil {
 		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("downloading %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	pr, pw := io.Pipe()
