@@ -72,6 +72,11 @@ func stage(t *testing.T, store jetstream.ObjectStore, key spx.JobKey, ndjson []b
 // which no fetcher writes).
 func stageCodec(t *testing.T, store jetstream.ObjectStore, key spx.JobKey, ndjson []byte, sha, codec string) {
 	t.Helper()
+	stageNamed(t, store, key.ObjectName(), ndjson, sha, codec)
+}
+
+func stageNamed(t *testing.T, store jetstream.ObjectStore, name string, ndjson []byte, sha, codec string) {
+	t.Helper()
 	var buf bytes.Buffer
 	switch codec {
 	case "zstd":
@@ -89,7 +94,7 @@ func stageCodec(t *testing.T, store jetstream.ObjectStore, key spx.JobKey, ndjso
 		sum := sha256.Sum256(ndjson)
 		sha = hex.EncodeToString(sum[:])
 	}
-	meta := jetstream.ObjectMeta{Name: key.ObjectName(), Metadata: map[string]string{
+	meta := jetstream.ObjectMeta{Name: name, Metadata: map[string]string{
 		"sha256": sha, "rows": strconv.Itoa(bytes.Count(ndjson, []byte("\n")))}}
 	if _, err := store.Put(context.Background(), meta, &buf); err != nil {
 		t.Fatal(err)
@@ -123,16 +128,7 @@ func TestWriter(t *testing.T) {
 	stageCodec(t, store, key(9), good, "", "raw") // no codec: refetch
 	// A job from a fetcher of an older spx names its object .ndjson.zst.
 	legacy := strings.TrimSuffix(key(10).ObjectName(), ".s2") + ".zst"
-	{
-		var zb bytes.Buffer
-		zw, _ := zstd.NewWriter(&zb)
-		zw.Write(good)
-		zw.Close()
-		sum := sha256.Sum256(good)
-		if _, err := store.Put(ctx, jetstream.ObjectMeta{Name: legacy, Metadata: map[string]string{"sha256": hex.EncodeToString(sum[:]), "rows": "2"}}, &zb); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stageNamed(t, store, legacy, good, "", "zstd")
 
 	sub, err := nc.SubscribeSync("spx.event.>")
 	if err != nil {
