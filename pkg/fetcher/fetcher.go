@@ -1,8 +1,8 @@
 // Package fetcher is the fetch role: workers on the shared `fetchers` pull
 // consumer take one job at a time, stream the terminal's rows as NDJSON
 // arrays (spx.AppendStaged) through s2 into the spx-staging object store,
-// and hand the job on to the writers. It must not touch the status store or the Parquet archive: it only
-// reports what happened as events.
+// and hand the job on to the writers. It must not touch the status store or
+// the Parquet archive: it only reports what happened as events.
 package fetcher
 
 import (
@@ -205,8 +205,8 @@ func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStor
 }
 
 // stage streams the rows of each right in turn into one object: rows →
-// NDJSON arrays (spx.AppendStaged) → SHA-256 and s2 → io.Pipe → ObjectStore.Put. Memory stays flat
-// whatever the size of the expiration.
+// NDJSON arrays (spx.AppendStaged) → SHA-256 and s2 → io.Pipe →
+// ObjectStore.Put. Memory stays flat whatever the size of the expiration.
 func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

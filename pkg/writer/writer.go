@@ -1,7 +1,7 @@
 // Package writer is the write role: workers on the shared `writers` pull
 // consumer take one staged job at a time, stream the object back through
-// s2 (or zstd), check its NDJSON SHA-256 while reading, and have the archive turn it
-// into a Parquet file. It must not touch the status store or call the
+// s2 (or zstd), check its NDJSON SHA-256 while reading, and have the archive
+// turn it into a Parquet file. It must not touch the status store or call the
 // terminal: it reports what happened as events.
 package writer
 
@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -307,8 +306,7 @@ func (in *stagedInput) open(ctx context.Context) error {
 	}
 	// The whole read shares one deadline (the object store fixes it at Get).
 	limit := in.timeout + time.Duration(meta.Size>>20)*time.Second
-	rctx, cancelRead := context.WithTimeoutCause(ctx, limit, fmt.Errorf("reading %s took longer than %v", name, limit))
-	cancel := cancelRead
+	rctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("reading %s took longer than %v", name, limit))
 	obj, err := in.store.Get(rctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		cancel()
@@ -419,7 +417,7 @@ func isCodecError(err error) bool {
 		errors.Is(err, zstd.ErrReservedBlockType) || errors.Is(err, zstd.ErrUnknownDictionary) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// withCause adds why ctx ended (a stall, the read deadline) to err, the
+// withCause adds why ctx ended (the read deadline) to err, the
 // object store's bare "context canceled".
 func withCause(ctx context.Context, err error) error {
 	if ctx != nil && ctx.Err() != nil {
@@ -442,10 +440,8 @@ type stallWatch struct {
 	d       time.Duration
 	err     error // returned from the stall on
 	buf     []byte
-	rest    []byte // read but not yet returned
-	restErr error  // the error that came with rest
 	timer   *time.Timer
-	stalled atomic.Bool
+	stalled bool
 }
 
 type readResult struct {
@@ -454,18 +450,7 @@ type readResult struct {
 }
 
 func (w *stallWatch) Read(p []byte) (int, error) {
-	if len(w.rest) > 0 {
-		n := copy(p, w.rest)
-		w.rest = w.rest[n:]
-		if len(w.rest) == 0 && w.restErr != nil {
-			return n, w.restErr
-		}
-		return n, nil
-	}
-	if w.restErr != nil {
-		return 0, w.restErr
-	}
-	if w.stalled.Load() {
+	if w.stalled {
 		return 0, w.err
 	}
 	if len(p) == 0 {
@@ -488,20 +473,15 @@ func (w *stallWatch) Read(p []byte) (int, error) {
 	select {
 	case res := <-done:
 		w.timer.Stop()
-		n := copy(p, buf[:res.n])
-		if n < res.n {
-			w.rest, w.restErr = buf[n:res.n], res.err
-			return n, nil
-		}
-		return n, res.err
+		return copy(p, buf[:res.n]), res.err // buf is p's size: it all fits
 	case <-w.timer.C:
-		w.stalled.Store(true)
+		w.stalled = true
 		w.buf = nil // the background Read still owns it
 		return 0, w.err
 	}
 }
 
-func (w *stallWatch) isStalled() bool { return w.stalled.Load() }
+func (w *stallWatch) isStalled() bool { return w.stalled }
 
 func truncate(s string, n int) string {
 	if len(s) > n {
