@@ -159,16 +159,6 @@ func download(ctx context.Context, u string) (time.Duration, int64, error) {
 	return time.Since(start), n, nil
 }
 
-// fetchIntoStore runs one fetcher worker on key fetchRuns times and
-// returns the median time from publish to the staged event. For reference
-// it also times the same response put into the same object store as it
-// comes, s2-compressed but not decoded (raw): what staging would cost if
-// fetchers did not decode and check every row.
-func fetchIntoStore(ctx context.Context, base, u string, key spx.JobKey, storeDir string) (put, raw time.Duration, rows int64, err error) {
-	put, rows, err = fetchJobs(ctx, base, u, key, storeDir, &raw)
-	return put, raw, rows, err
-}
-
 // waitEmpty waits up to 10 s for stream to hold no message.
 func waitEmpty(ctx context.Context, js jetstream.JetStream, stream string) error {
 	deadline := time.Now().Add(10 * time.Second)
@@ -210,34 +200,39 @@ func putRaw(ctx context.Context, store jetstream.ObjectStore, u string) (time.Du
 	return time.Since(start), nil
 }
 
-func fetchJobs(ctx context.Context, base, u string, key spx.JobKey, storeDir string, raw *time.Duration) (time.Duration, int64, error) {
+// fetchIntoStore runs one fetcher worker on key fetchRuns times and
+// returns the median time from publish to the staged event. For reference
+// it also times the same response put into the same object store as it
+// comes, s2-compressed but not decoded (raw): what staging would cost if
+// fetchers did not decode and check every row.
+func fetchIntoStore(ctx context.Context, base, u string, key spx.JobKey, storeDir string) (put, raw time.Duration, rows int64, err error) {
 	if err := os.MkdirAll(storeDir, 0o755); err != nil {
-		return 0, 0, fmt.Errorf("creating %s: %w", storeDir, err)
+		return 0, 0, 0, fmt.Errorf("creating %s: %w", storeDir, err)
 	}
 	srv, err := queue.StartServer(queue.ServerOptions{Listen: "127.0.0.1:0", StoreDir: storeDir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer srv.Shutdown()
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
-		return 0, 0, fmt.Errorf("connecting to the embedded NATS: %w", err)
+		return 0, 0, 0, fmt.Errorf("connecting to the embedded NATS: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return 0, 0, fmt.Errorf("opening JetStream: %w", err)
+		return 0, 0, 0, fmt.Errorf("opening JetStream: %w", err)
 	}
 	if err := queue.Ensure(ctx, js, queue.Topology{}); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	client, err := thetadata.New(ctx, thetadata.Options{BaseURL: base, API: "v3"})
 	if err != nil {
-		return 0, 0, fmt.Errorf("opening the terminal client: %w", err)
+		return 0, 0, 0, fmt.Errorf("opening the terminal client: %w", err)
 	}
 	sub, err := nc.SubscribeSync(queue.EventSubject(key))
 	if err != nil {
-		return 0, 0, fmt.Errorf("subscribing to events: %w", err)
+		return 0, 0, 0, fmt.Errorf("subscribing to events: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -246,7 +241,6 @@ func fetchJobs(ctx context.Context, base, u string, key spx.JobKey, storeDir str
 	go func() { done <- svc.Run(ctx) }()
 
 	var times []time.Duration
-	var rows int64
 	for gen := 1; gen <= fetchRuns; gen++ {
 		// The write stream keeps one job per key: empty it so the next
 		// run's hand-off is accepted.
@@ -256,20 +250,20 @@ func fetchJobs(ctx context.Context, base, u string, key spx.JobKey, storeDir str
 		// The fetcher acks a job just after its staged event: wait for
 		// the ack, or the fetch stream (one job per key) refuses the next.
 		if err := waitEmpty(ctx, js, queue.StreamFetch); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		start := time.Now()
 		if err := queue.PublishFetch(ctx, js, key, gen, time.Minute); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		for {
 			m, err := sub.NextMsg(5 * time.Minute)
 			if err != nil {
-				return 0, 0, fmt.Errorf("waiting for the staged event: %w", err)
+				return 0, 0, 0, fmt.Errorf("waiting for the staged event: %w", err)
 			}
 			ev, _, err := queue.DecodeEvent(m.Data)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			if ev.GetGeneration() != int32(gen) && ev.GetGeneration() != 0 {
 				continue
@@ -281,29 +275,29 @@ func fetchJobs(ctx context.Context, base, u string, key spx.JobKey, storeDir str
 			case spxv1.EventKind_EVENT_KIND_FETCHING:
 				continue
 			default:
-				return 0, 0, fmt.Errorf("job ended %v: %s", ev.GetKind(), ev.GetErrorMessage())
+				return 0, 0, 0, fmt.Errorf("job ended %v: %s", ev.GetKind(), ev.GetErrorMessage())
 			}
 			break
 		}
 	}
 	store, err := js.ObjectStore(ctx, queue.Bucket)
 	if err != nil {
-		return 0, 0, fmt.Errorf("opening the staging store: %w", err)
+		return 0, 0, 0, fmt.Errorf("opening the staging store: %w", err)
 	}
 	var raws []time.Duration
 	for range fetchRuns {
 		d, err := putRaw(ctx, store, u)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		raws = append(raws, d)
 	}
-	*raw = median(raws)
+	raw = median(raws)
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		return 0, 0, errors.New("the fetcher did not stop within 10s")
+		return 0, 0, 0, errors.New("the fetcher did not stop within 10s")
 	}
-	return median(times), rows, nil
+	return median(times), raw, rows, nil
 }
