@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
@@ -80,110 +81,127 @@ type FileInfo struct {
 // without rows is ErrNoRows. Parent directories are created 0700, the file
 // is 0600.
 func WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string, o Options) (FileInfo, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return FileInfo{}, fmt.Errorf("creating output directory: %w", err)
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	return Write(ctx, ds, in, &Dir{Root: filepath.Dir(path), noSync: o.noSync}, filepath.Base(path), o)
+}
+
+// Write converts in (uncompressed NDJSON) into the Parquet file name of st,
+// visible only whole (see spx.ArchiveStore.Create), hashing the bytes as they are
+// written. On any error nothing is left under name; an input without rows
+// is ErrNoRows. A remote store's copy is read back after the upload: its
+// size, SHA-256 and footer row count must be what was written, or it is
+// removed again and the error is transient (the write is worth retrying).
+func Write(ctx context.Context, ds spx.Dataset, in io.Reader, st spx.ArchiveStore, name string, o Options) (FileInfo, error) {
+	loc := st.Location(name)
+	p, err := st.Create(ctx, name)
 	if err != nil {
-		return FileInfo{}, fmt.Errorf("creating %s: %w", tmp, err)
+		return FileInfo{}, err
 	}
-	done := false
+	committed := false
 	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(tmp)
+		if !committed {
+			p.Abort()
 		}
 	}()
 	// The digest is taken of the bytes as they are written, which are the
 	// final file's bytes, instead of reading the file back.
 	h := sha256.New()
-	bw := &hashedFile{f: f, h: h, w: bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)}
-	res, err := Convert(ctx, ds, in, bw, o)
+	out := &hashedOutput{p: p, h: h}
+	out.w = bufio.NewWriterSize(io.MultiWriter(&out.counter, h), 1<<20)
+	out.counter.w = p
+	res, err := Convert(ctx, ds, in, out, o)
 	if err != nil {
-		return FileInfo{}, fmt.Errorf("converting to %s: %w", path, err)
+		return FileInfo{}, fmt.Errorf("converting to %s: %w", loc, err)
 	}
-	if err := bw.w.Flush(); err != nil {
-		return FileInfo{}, fmt.Errorf("writing %s: %w", tmp, err)
+	if err := out.w.Flush(); err != nil {
+		return FileInfo{}, fmt.Errorf("writing %s: %w", loc, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return FileInfo{}, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return FileInfo{}, fmt.Errorf("checking %s: %w", tmp, err)
+	if err := p.Commit(ctx); err != nil {
+		return FileInfo{}, err
 	}
-	size := st.Size()
-	if err := fsync(f, o); err != nil {
-		return FileInfo{}, fmt.Errorf("syncing %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return FileInfo{}, fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	spx.PauseForTest("writer.before_rename")
-	if err := os.Rename(tmp, path); err != nil {
-		return FileInfo{}, fmt.Errorf("moving %s into place: %w", tmp, err)
-	}
-	done = true
-	if !o.noSync {
-		if err := syncDir(dir); err != nil {
+	committed = true
+	fi := FileInfo{Path: loc, Rows: res.Rows, Contracts: res.Contracts, Bytes: out.counter.n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if st.Remote() {
+		if err := checkStored(ctx, st, name, fi); err != nil {
+			if rerr := st.Remove(context.WithoutCancel(ctx), name); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing the bad copy: %w", rerr))
+			}
 			return FileInfo{}, err
 		}
 	}
-	return FileInfo{Path: path, Rows: res.Rows, Contracts: res.Contracts, Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return fi, nil
 }
 
-// hashedFile is WriteFile's output: buffered, hashed, and rewindable so
-// Convert can restart when its streaming fast path finds unsorted input.
-type hashedFile struct {
-	f *os.File
-	h hash.Hash
-	w *bufio.Writer
-}
-
-func (hf *hashedFile) Write(p []byte) (int, error) { return hf.w.Write(p) }
-
-func (hf *hashedFile) resetOutput() error {
-	hf.h.Reset()
-	hf.w.Reset(io.MultiWriter(hf.f, hf.h))
-	if err := hf.f.Truncate(0); err != nil {
-		return err
-	}
-	_, err := hf.f.Seek(0, io.SeekStart)
-	return err
-}
-
-func fsync(f *os.File, o Options) error {
-	if o.noSync {
-		return nil
-	}
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// checkStored reads a committed remote file back: size, SHA-256 and the
+// footer's row count must be what was written.
+func checkStored(ctx context.Context, st spx.ArchiveStore, name string, want FileInfo) error {
+	loc := st.Location(name)
+	obj, err := st.Open(ctx, name)
 	if err != nil {
-		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
+		return spx.Transient(fmt.Errorf("reading %s back after the upload: %w", loc, err))
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	defer obj.Close()
+	if obj.Size() != want.Bytes {
+		return spx.Transient(fmt.Errorf("%s holds %d bytes after the upload, %d were written; the write is retried", loc, obj.Size(), want.Bytes))
+	}
+	sum, _, err := hashReader(obj, loc)
+	if err != nil {
+		return spx.Transient(err)
+	}
+	if sum != want.SHA256 {
+		return spx.Transient(fmt.Errorf("%s has SHA-256 %s after the upload, %s was written; the write is retried", loc, sum, want.SHA256))
+	}
+	registerCodec()
+	rdr, err := file.NewParquetReader(obj)
+	if err != nil {
+		return spx.Transient(fmt.Errorf("reading the footer of %s back after the upload: %w", loc, err))
+	}
+	defer rdr.Close()
+	if n := rdr.NumRows(); n != want.Rows {
+		return spx.Transient(fmt.Errorf("%s says %d rows after the upload, %d were written; the write is retried", loc, n, want.Rows))
 	}
 	return nil
 }
 
-// hashFile returns the hex SHA-256 and size of a file.
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, fmt.Errorf("opening %s to hash it: %w", path, err)
-	}
-	defer f.Close()
+// hashedOutput is Write's output: buffered, hashed, counted, and
+// rewindable so Convert can restart when its streaming fast path finds
+// unsorted input.
+type hashedOutput struct {
+	p       spx.PendingFile
+	h       hash.Hash
+	w       *bufio.Writer
+	counter countingWriter
+}
+
+func (o *hashedOutput) Write(b []byte) (int, error) { return o.w.Write(b) }
+
+func (o *hashedOutput) resetOutput() error {
+	o.h.Reset()
+	o.counter.n = 0
+	o.w.Reset(io.MultiWriter(&o.counter, o.h))
+	return o.p.Rewind()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// hashReader returns the hex SHA-256 and length of r's bytes; name is for
+// errors.
+func hashReader(r io.Reader, name string) (string, int64, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, r)
 	if err != nil {
-		return "", 0, fmt.Errorf("hashing %s: %w", path, err)
+		return "", 0, fmt.Errorf("hashing %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

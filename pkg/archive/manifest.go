@@ -1,12 +1,12 @@
 package archive
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -43,13 +43,33 @@ type ManifestFile struct {
 // returns the SHA-256 of the bytes written (the day's checksum). A zero
 // SchemaVersion is filled in.
 func WriteManifest(dayDir string, m Manifest) (string, error) {
+	return PutManifest(context.Background(), NewDir(dayDir), ".", m)
+}
+
+// PutManifest writes dayDir/_manifest.json into st (whole, atomically)
+// with files sorted by name and indented JSON, and returns the SHA-256 of
+// the bytes written (the day's checksum). A zero SchemaVersion is filled
+// in.
+func PutManifest(ctx context.Context, st spx.ArchiveStore, dayDir string, m Manifest) (string, error) {
+	data, err := encodeManifest(m)
+	if err != nil {
+		return "", err
+	}
+	if err := st.Put(ctx, path.Join(dayDir, ManifestName), data); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func encodeManifest(m Manifest) ([]byte, error) {
 	if m.SchemaVersion == 0 {
 		m.SchemaVersion = SchemaVersion
 	}
 	m.Files = slices.Clone(m.Files)
 	for _, f := range m.Files {
 		if f.File == "" || strings.ContainsAny(f.File, `/\`) {
-			return "", fmt.Errorf("writing manifest: file name %q must be a base name", f.File)
+			return nil, fmt.Errorf("writing manifest: file name %q must be a base name", f.File)
 		}
 	}
 	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return strings.Compare(a.File, b.File) })
@@ -58,61 +78,30 @@ func WriteManifest(dayDir string, m Manifest) (string, error) {
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return "", fmt.Errorf("encoding manifest: %w", err)
+		return nil, fmt.Errorf("encoding manifest: %w", err)
 	}
-	data = append(data, '\n')
-	if err := os.MkdirAll(dayDir, 0o700); err != nil {
-		return "", fmt.Errorf("creating day directory: %w", err)
-	}
-	path := filepath.Join(dayDir, ManifestName)
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, data); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("moving manifest into place: %w", err)
-	}
-	if err := syncDir(dayDir); err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	return nil
+	return append(data, '\n'), nil
 }
 
 // ReadManifest reads dayDir/_manifest.json.
 func ReadManifest(dayDir string) (Manifest, error) {
-	path := filepath.Join(dayDir, ManifestName)
-	data, err := os.ReadFile(path)
+	return GetManifest(context.Background(), NewDir(dayDir), ".")
+}
+
+// GetManifest reads dayDir/_manifest.json from st. A missing manifest is
+// an error that matches fs.ErrNotExist.
+func GetManifest(ctx context.Context, st spx.ArchiveStore, dayDir string) (Manifest, error) {
+	name := path.Join(dayDir, ManifestName)
+	data, err := ReadAll(ctx, st, name)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("reading manifest: %w", err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return Manifest{}, fmt.Errorf("decoding manifest %s (delete it and re-run the day to rebuild it): %w", path, err)
+		return Manifest{}, fmt.Errorf("decoding manifest %s (delete it and re-run the day to rebuild it): %w", st.Location(name), err)
 	}
 	if m.SchemaVersion > SchemaVersion {
-		return Manifest{}, fmt.Errorf("manifest %s has schema version %d, newer than this spx (%d): upgrade spx", path, m.SchemaVersion, SchemaVersion)
+		return Manifest{}, fmt.Errorf("manifest %s has schema version %d, newer than this spx (%d): upgrade spx", st.Location(name), m.SchemaVersion, SchemaVersion)
 	}
 	return m, nil
 }

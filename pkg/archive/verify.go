@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -23,11 +23,23 @@ var ErrCorrupt = errors.New("parquet file is corrupt or changed")
 // (skipped if negative), and every column of every row group must decode.
 // A mismatch wraps ErrCorrupt and is spx.Permanent.
 func VerifyFile(ctx context.Context, path string, wantRows int64, wantSHA string) error {
+	return Verify(ctx, NewDir(filepath.Dir(path)), filepath.Base(path), wantRows, wantSHA)
+}
+
+// Verify is VerifyFile for the file name of st. A file that cannot be
+// opened is not ErrCorrupt: the error says why (missing, no access).
+func Verify(ctx context.Context, st spx.ArchiveStore, name string, wantRows int64, wantSHA string) error {
+	loc := st.Location(name)
 	corrupt := func(format string, a ...any) error {
-		return spx.Permanent(fmt.Errorf("%w: %s: %s (rewrite it with 'spx retry' for its day)", ErrCorrupt, path, fmt.Sprintf(format, a...)))
+		return spx.Permanent(fmt.Errorf("%w: %s: %s (rewrite it with 'spx retry' for its day)", ErrCorrupt, loc, fmt.Sprintf(format, a...)))
 	}
+	f, err := st.Open(ctx, name)
+	if err != nil {
+		return fmt.Errorf("opening %s to verify it: %w", loc, err)
+	}
+	defer f.Close()
 	if wantSHA != "" {
-		sum, _, err := hashFile(path)
+		sum, _, err := hashReader(f, loc)
 		if err != nil {
 			return err
 		}
@@ -36,11 +48,6 @@ func VerifyFile(ctx context.Context, path string, wantRows int64, wantSHA string
 		}
 	}
 	registerCodec() // before any reader looks codecs up
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("opening %s to verify it: %w", path, err)
-	}
-	defer f.Close()
 	rdr, err := file.NewParquetReader(f)
 	if err != nil {
 		return corrupt("unreadable footer: %v", err)
