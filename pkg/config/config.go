@@ -43,6 +43,15 @@ type Config struct {
 
 	NATSReplicas        int // nats.replicas: job and event streams (1, or 3 on a cluster)
 	NATSStagingReplicas int // nats.staging_replicas: staging object store (0 = like nats.replicas)
+
+	// The archive on S3-compatible object storage, when OutputDir is
+	// s3://bucket/prefix (see S3Archive).
+	S3Endpoint        string // s3.endpoint ("" = AWS S3)
+	S3Region          string // s3.region ("" = AWS_REGION, AWS_DEFAULT_REGION, us-east-1)
+	S3PathStyle       string // s3.path_style: auto | true | false
+	S3AccessKeyID     string // s3.access_key_id ("" = AWS_ACCESS_KEY_ID, shared credentials file)
+	S3SecretAccessKey string // s3.secret_access_key (never logged)
+	S3SessionToken    string // s3.session_token (never logged)
 }
 
 // Default returns the built-in defaults.
@@ -62,5 +71,6 @@ func Default() Config {
 		NATSMonitor:  "127.0.0.1:8222",
 		NATSStoreDir: "./data/nats",
 		NATSReplicas: 1,
+		S3PathStyle:  "auto",
 	}
 }

@@ -13,13 +13,18 @@ import (
 // creating anything: the output and temporary directories must be
 // directories (or creatable: their nearest existing ancestor is a writable
 // directory) and writable; the database file's directory must exist and be
-// writable. It returns every problem, each saying what to do.
+// writable. An s3:// output directory is not local: reaching its bucket is
+// checked by whoever opens it. It returns every problem, each saying what
+// to do.
 func CheckDirs(c Config) []error {
 	var errs []error
 	for _, d := range []struct{ key, path string }{
 		{"processing.output_dir", c.OutputDir},
 		{"processing.temp_dir", c.TempDir},
 	} {
+		if _, _, s3 := c.S3Archive(); s3 && d.key == "processing.output_dir" {
+			continue
+		}
 		if err := CheckDir(d.key, d.path); err != nil {
 			errs = append(errs, err)
 		}
