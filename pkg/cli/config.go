@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spx-archive/spx/pkg/config"
+	"github.com/spx-archive/spx/pkg/pipeline"
 )
 
 func newConfigCommand(o *Options) *cobra.Command {
@@ -149,6 +150,9 @@ func runConfigSet(ctx context.Context, o *Options, out io.Writer, key, value str
 	}
 	switch key {
 	case "processing.output_dir", "processing.temp_dir", "nats.store_dir":
+		if strings.HasPrefix(value, config.S3Scheme) {
+			break // a bucket: spx config validate reaches it
+		}
 		if err := config.CheckDir(key, value); err != nil {
 			return Usage(err)
 		}
@@ -187,7 +191,8 @@ func newConfigValidateCommand(o *Options) *cobra.Command {
 		Use:   "validate",
 		Short: "Check every configuration value, the directories, the terminal and NATS",
 		Long: `Check every configuration value, that the output, temporary and database
-directories are usable, that a Theta Terminal answers (v3 health endpoint
+directories are usable (an s3:// output_dir: that the bucket answers and the
+credentials may write there), that a Theta Terminal answers (v3 health endpoint
 first, then v2; 3 s each) and, when nats.url is set, that NATS accepts a
 connection. Every problem is listed; the exit code is 1 when there is any.
 
@@ -208,6 +213,7 @@ type validateReport struct {
 	OK       bool           `json:"ok"`
 	Terminal *terminalProbe `json:"terminal,omitempty"`
 	NATS     string         `json:"nats,omitempty"`
+	Archive  string         `json:"archive,omitempty"`
 	Problems []string       `json:"problems"`
 }
 
@@ -250,6 +256,13 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 	for _, e := range config.CheckDirs(cfg) {
 		rep.Problems = append(rep.Problems, e.Error())
 	}
+	if _, _, s3 := cfg.S3Archive(); s3 {
+		if err := checkS3Archive(ctx, cfg, o); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		} else {
+			rep.Archive = "reachable at " + cfg.OutputDir + ", writable"
+		}
+	}
 	if gen, status, err := config.ProbeTerminal(ctx, cfg.ThetaBaseURL); err != nil {
 		rep.Problems = append(rep.Problems, err.Error())
 	} else {
@@ -290,6 +303,9 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 		if rep.NATS != "" {
 			fmt.Fprintf(out, "nats: %s\n", rep.NATS)
 		}
+		if rep.Archive != "" {
+			fmt.Fprintf(out, "archive: %s\n", rep.Archive)
+		}
 		for _, p := range rep.Problems {
 			fmt.Fprintf(out, "problem: %s\n", p)
 		}
@@ -326,4 +342,16 @@ func probeNATS(ctx context.Context, urls string) error {
 		lastErr = err
 	}
 	return fmt.Errorf("nats.url %s: no server accepted a connection (%v): start NATS or 'spx run', or fix nats.url", urls, lastErr)
+}
+
+// checkS3Archive checks that an s3:// archive answers, its credentials are
+// accepted and may write there (a probe object, removed again), within 15 s.
+func checkS3Archive(ctx context.Context, cfg config.Config, o *Options) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	arc, err := pipeline.OpenArchive(cfg, o.Logger())
+	if err != nil {
+		return err
+	}
+	return pipeline.CheckArchive(ctx, arc, true)
 }

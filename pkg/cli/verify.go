@@ -52,7 +52,14 @@ func runVerify(ctx context.Context, o *Options, out io.Writer, format, fromS, to
 	if err != nil {
 		return err
 	}
-	rep, err := pipeline.Verify(ctx, st, cfg.OutputDir, from, to)
+	arc, err := pipeline.OpenArchive(cfg, o.Logger())
+	if err != nil {
+		return err
+	}
+	if err := pipeline.CheckArchive(ctx, arc, false); err != nil {
+		return fmt.Errorf("cannot read the archive %s: %w", cfg.OutputDir, err)
+	}
+	rep, err := pipeline.Verify(ctx, st, arc, from, to)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -53,9 +51,14 @@ type Manifest struct {
 	Files   []ManifestFile
 }
 
-// Manifester writes a day directory's _manifest.json and returns its SHA-256.
+// Manifester is the coordinator's view of the archive (a directory or a
+// bucket): it writes a day directory's _manifest.json and returns its
+// SHA-256, and re-hashes a written file for spx retry. Day directories and
+// file names are relative to the archive's root (spx.DayDir,
+// spx.JobKey.RelPath).
 type Manifester interface {
-	WriteManifest(dayDir string, m Manifest) (sha string, err error)
+	WriteManifest(ctx context.Context, dayDir string, m Manifest) (sha string, err error)
+	FileSHA256(ctx context.Context, name string) (string, error)
 }
 
 // Config tunes the coordinator. Zero values take the defaults.
@@ -64,7 +67,7 @@ type Config struct {
 	Roots     []string      // default SPXW, SPX
 	Interval  time.Duration // default 1m
 	StartDate spx.Date      // first day of gap analysis
-	OutputDir string        // archive root, for manifests
+	OutputDir string        // archive root as configured, for messages
 	Topology  queue.Topology
 	Version   string // micro service version, default 0.1.0
 	Logger    *slog.Logger
@@ -517,7 +520,7 @@ func (s *Service) updateDayLocked(ctx context.Context, d spx.Date) error {
 	var checksum string
 	complete := len(jobs) > 0 && done == len(jobs)
 	if complete && empty < len(jobs) {
-		checksum, err = s.writeManifests(d, jobs)
+		checksum, err = s.writeManifests(ctx, d, jobs)
 		if err != nil {
 			s.appendErrorLocked(ctx, spx.ErrorEntry{Type: "manifest", Message: err.Error(), Date: d})
 			firstErr = err.Error()
@@ -565,7 +568,7 @@ func (s *Service) updateDayLocked(ctx context.Context, d spx.Date) error {
 // writeManifests writes one _manifest.json per (dataset, root) day directory
 // and returns the day checksum: SHA-256 over the manifests' SHA-256s in
 // directory order.
-func (s *Service) writeManifests(d spx.Date, jobs []spx.JobRecord) (string, error) {
+func (s *Service) writeManifests(ctx context.Context, d spx.Date, jobs []spx.JobRecord) (string, error) {
 	if s.man == nil {
 		return "", nil
 	}
@@ -596,10 +599,10 @@ func (s *Service) writeManifests(d spx.Date, jobs []spx.JobRecord) (string, erro
 	})
 	h := sha256.New()
 	for _, k := range dirs {
-		dayDir := path.Join(s.cfg.OutputDir, spx.DayDir(k.ds, k.root, d))
-		sum, err := s.man.WriteManifest(dayDir, Manifest{Dataset: k.ds, Root: k.root, Date: d, Files: groups[k]})
+		dayDir := spx.DayDir(k.ds, k.root, d)
+		sum, err := s.man.WriteManifest(ctx, dayDir, Manifest{Dataset: k.ds, Root: k.root, Date: d, Files: groups[k]})
 		if err != nil {
-			return "", fmt.Errorf("writing the manifest of %s: %w (check disk space and permissions of processing.output_dir, then spx retry %s)", dayDir, err, d)
+			return "", fmt.Errorf("writing the manifest of %s: %w (check processing.output_dir: disk space and permissions, or the bucket and its credentials; then spx retry %s)", dayDir, err, d)
 		}
 		h.Write([]byte(sum))
 	}
@@ -622,7 +625,8 @@ func (s *Service) appendErrorLocked(ctx context.Context, e spx.ErrorEntry) {
 }
 
 // damagedFiles returns the written jobs of d whose Parquet file is missing
-// or does not hash to the recorded SHA-256.
+// or does not hash to the recorded SHA-256. An archive it cannot read is an
+// error, not a reason to rewrite the day.
 func (s *Service) damagedFiles(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 	jobs, err := s.store.JobsForDate(ctx, d)
 	if err != nil {
@@ -630,26 +634,18 @@ func (s *Service) damagedFiles(ctx context.Context, d spx.Date) ([]spx.JobKey, e
 	}
 	var bad []spx.JobKey
 	for _, j := range jobs {
-		if j.Outcome != spx.JobWritten || s.cfg.OutputDir == "" {
+		if j.Outcome != spx.JobWritten || s.man == nil {
 			continue
 		}
-		sum, err := fileSHA256(filepath.Join(s.cfg.OutputDir, filepath.FromSlash(j.Key.RelPath())))
+		sum, err := s.man.FileSHA256(ctx, j.Key.RelPath())
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// Not a finding about the file (the archive is unreachable, say):
+			// rewriting every file of the day would not help.
+			return nil, fmt.Errorf("checking the files of %s: %w", d, err)
+		}
 		if err != nil || sum != j.SHA256 {
 			bad = append(bad, j.Key)
 		}
 	}
 	return bad, ctx.Err()
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

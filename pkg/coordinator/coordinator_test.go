@@ -19,9 +19,14 @@ type fakeManifests struct {
 	dirs  []string
 	fail  error
 	files map[string][]ManifestFile
+	sums  map[string]string // FileSHA256 answers; a name not in it hashes to ""
 }
 
-func (f *fakeManifests) WriteManifest(dayDir string, m Manifest) (string, error) {
+func (f *fakeManifests) FileSHA256(_ context.Context, name string) (string, error) {
+	return f.sums[name], nil
+}
+
+func (f *fakeManifests) WriteManifest(_ context.Context, dayDir string, m Manifest) (string, error) {
 	if f.fail != nil {
 		return "", f.fail
 	}

@@ -85,7 +85,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			checkRoundTrip(t, e, jobs)
 
-			rep, err := pipeline.Verify(ctx, e.store, e.cfg.OutputDir, 0, 0)
+			rep, err := pipeline.Verify(ctx, e.store, archive.NewDir(e.cfg.OutputDir), 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := pipeline.Verify(ctx, e.store, e.cfg.OutputDir, 0, 0)
+	rep, err := pipeline.Verify(ctx, e.store, archive.NewDir(e.cfg.OutputDir), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 	if p := e.waitDays(t, days[:1])[0]; p.Day.Status != spx.DaySuccess {
 		t.Fatalf("after retry: %s (%v)", p.Day.Status, p.Errors)
 	}
-	rep, err = pipeline.Verify(ctx, e.store, e.cfg.OutputDir, 0, 0)
+	rep, err = pipeline.Verify(ctx, e.store, archive.NewDir(e.cfg.OutputDir), 0, 0)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify after retry: %+v %v", rep.Problems, err)
 	}

@@ -40,6 +40,7 @@ type envOptions struct {
 	fetchers  int
 	topology  queue.Topology
 	noWorkers bool
+	config    func(*config.Config) // last changes to the configuration
 }
 
 func start(t *testing.T, o envOptions) *env {
@@ -71,6 +72,9 @@ func start(t *testing.T, o envOptions) *env {
 	cfg.OutputDir = filepath.Join(dir, "parquet")
 	cfg.TempDir = filepath.Join(dir, "temp")
 	cfg.NATSListen, cfg.NATSMonitor, cfg.NATSStoreDir = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "nats")
+	if o.config != nil {
+		o.config(&cfg)
+	}
 	fetchers := o.fetchers
 	if fetchers == 0 {
 		fetchers = 4

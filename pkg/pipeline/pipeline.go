@@ -40,6 +40,9 @@ type Options struct {
 
 	Store  spx.StatusStore // required with Coordinator
 	Source spx.Source      // nil: a thetadata client from Config
+	// Archive is where writers put files and the coordinator manifests;
+	// nil: OpenArchive(Config), checked at start.
+	Archive spx.ArchiveStore
 
 	Topology        queue.Topology // Concurrency defaults to Config.Concurrency
 	Policy          queue.Policy
@@ -75,6 +78,12 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg := o.Config
+	var arc spx.ArchiveStore
+	if o.Coordinator || o.Writers > 0 {
+		if arc, err = startArchive(ctx, o, log); err != nil {
+			return nil, err
+		}
+	}
 	p := &Pipeline{log: log}
 	url := cfg.NATSURL
 	if o.Embedded {
@@ -118,7 +127,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			p.close()
 			return nil, errors.New("the coordinator needs the status database")
 		}
-		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{}, coordinator.Config{
+		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{Store: arc}, coordinator.Config{
 			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate,
 			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase,
 		})
@@ -141,9 +150,12 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			p.close()
 			return nil, fmt.Errorf("creating processing.temp_dir %s: %w", cfg.TempDir, err)
 		}
-		w := writer.New(p.JS, Archive{TempDir: cfg.TempDir}, writer.Config{OutputDir: cfg.OutputDir, Workers: o.Writers,
+		w := writer.New(p.JS, Archive{TempDir: cfg.TempDir, Store: arc}, writer.Config{OutputDir: cfg.OutputDir, Workers: o.Writers,
 			Policy: o.Policy, InProgressEvery: o.InProgressEvery, Logger: log})
 		p.run(rctx, "writer", w.Run)
+		if j := janitor(arc); j != nil {
+			p.run(rctx, "archive janitor", j)
+		}
 	}
 	if o.Coordinator {
 		// Wait until the control API answers so callers can use it at once.
@@ -226,14 +238,15 @@ func Connect(url, credentials, name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// Archive adapts pkg/archive to the writer.
+// Archive adapts pkg/archive to the writer: Parquet files into Store.
 type Archive struct {
 	TempDir string
+	Store   spx.ArchiveStore
 }
 
 // WriteFile implements writer.Archive.
-func (a Archive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string) (writer.File, error) {
-	fi, err := archive.WriteFile(ctx, ds, in, path, archive.Options{TempDir: a.TempDir})
+func (a Archive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, name string) (writer.File, error) {
+	fi, err := archive.Write(ctx, ds, in, a.Store, name, archive.Options{TempDir: a.TempDir})
 	if err != nil {
 		var le *archive.LineError
 		if errors.As(err, &le) {
@@ -244,17 +257,31 @@ func (a Archive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, pa
 	return writer.File{Rows: fi.Rows, Bytes: fi.Bytes, SHA256: fi.SHA256}, nil
 }
 
-// Manifests adapts pkg/archive's manifest writer to the coordinator.
-type Manifests struct{}
+// Remove implements writer.Archive.
+func (a Archive) Remove(ctx context.Context, name string) error { return a.Store.Remove(ctx, name) }
+
+// Location implements writer.Archive.
+func (a Archive) Location(name string) string { return a.Store.Location(name) }
+
+// Manifests adapts pkg/archive's manifests to the coordinator.
+type Manifests struct {
+	Store spx.ArchiveStore
+}
 
 // WriteManifest implements coordinator.Manifester.
-func (Manifests) WriteManifest(dayDir string, m coordinator.Manifest) (string, error) {
-	am := archive.Manifest{Dataset: m.Dataset, Root: m.Root, Date: m.Date}
-	for _, f := range m.Files {
+func (m Manifests) WriteManifest(ctx context.Context, dayDir string, cm coordinator.Manifest) (string, error) {
+	am := archive.Manifest{Dataset: cm.Dataset, Root: cm.Root, Date: cm.Date}
+	for _, f := range cm.Files {
 		am.Files = append(am.Files, archive.ManifestFile{File: f.File, Expiration: f.Expiration, Rows: f.Rows,
 			Bytes: f.Bytes, SHA256: f.SHA256, Source: f.Source, FetchedAt: f.FetchedAt})
 	}
-	return archive.WriteManifest(dayDir, am)
+	return archive.PutManifest(ctx, m.Store, dayDir, am)
+}
+
+// FileSHA256 implements coordinator.Manifester.
+func (m Manifests) FileSHA256(ctx context.Context, name string) (string, error) {
+	sum, _, err := archive.HashFile(ctx, m.Store, name)
+	return sum, err
 }
 
 var (

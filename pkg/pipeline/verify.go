@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"sort"
+	"strings"
 
 	"github.com/spx-archive/spx/pkg/archive"
 	"github.com/spx-archive/spx/pkg/spx"
@@ -36,11 +37,11 @@ type VerifyReport struct {
 }
 
 // Verify re-reads every Parquet file recorded `written` in [from, to]
-// (zero = unbounded): its SHA-256 and row count must match the status store,
-// it must decode, and its day directory's manifest must list it with the
-// same row count and SHA-256. For days recorded success, the day checksum
-// must match the manifests on disk.
-func Verify(ctx context.Context, st JobReader, outputDir string, from, to spx.Date) (VerifyReport, error) {
+// (zero = unbounded) from the archive arc: its SHA-256 and row count must
+// match the status store, it must decode, and its day directory's manifest
+// must list it with the same row count and SHA-256. For days recorded
+// success, the day checksum must match the manifests in the archive.
+func Verify(ctx context.Context, st JobReader, arc spx.ArchiveStore, from, to spx.Date) (VerifyReport, error) {
 	rep := VerifyReport{Problems: []Problem{}} // [] rather than null in JSON
 	jobs, err := st.Jobs(ctx, spx.JobFilter{From: from, To: to, Outcomes: []spx.JobOutcome{spx.JobWritten}})
 	if err != nil {
@@ -55,7 +56,7 @@ func Verify(ctx context.Context, st JobReader, outputDir string, from, to spx.Da
 		if c, ok := manifests[dir]; ok {
 			return c.files, c.err
 		}
-		m, err := archive.ReadManifest(dir)
+		m, err := archive.GetManifest(ctx, arc, dir)
 		if err != nil {
 			manifests[dir] = cached{err: err}
 			return nil, err
@@ -72,25 +73,25 @@ func Verify(ctx context.Context, st JobReader, outputDir string, from, to spx.Da
 			return rep, err
 		}
 		rep.Files++
-		path := filepath.Join(outputDir, filepath.FromSlash(j.Key.RelPath()))
+		name := j.Key.RelPath()
 		add := func(msg string) {
-			rep.Problems = append(rep.Problems, Problem{Date: j.Key.Date, Job: j.Key.String(), File: path, Message: msg})
+			rep.Problems = append(rep.Problems, Problem{Date: j.Key.Date, Job: j.Key.String(), File: arc.Location(name), Message: msg})
 		}
-		if err := archive.VerifyFile(ctx, path, j.Rows, j.SHA256); err != nil {
+		if err := archive.Verify(ctx, arc, name, j.Rows, j.SHA256); err != nil {
 			add(err.Error())
 		}
-		dir := filepath.Join(outputDir, filepath.FromSlash(spx.DayDir(j.Key.Dataset, j.Key.Root, j.Key.Date)))
+		dir := spx.DayDir(j.Key.Dataset, j.Key.Root, j.Key.Date)
 		files, err := manifest(dir)
 		switch {
-		case err != nil && errors.Is(err, os.ErrNotExist):
+		case err != nil && errors.Is(err, fs.ErrNotExist):
 			// A day still in progress has no manifest yet; only complete days must.
 		case err != nil:
 			add(err.Error())
 		default:
-			f, ok := files[filepath.Base(path)]
+			f, ok := files[path.Base(name)]
 			switch {
 			case !ok:
-				add("not listed in " + filepath.Join(dir, archive.ManifestName))
+				add("not listed in " + arc.Location(path.Join(dir, archive.ManifestName)))
 			case f.SHA256 != j.SHA256 || f.Rows != j.Rows:
 				add(fmt.Sprintf("manifest says %d rows sha256 %s, status database says %d rows sha256 %s", f.Rows, f.SHA256, j.Rows, j.SHA256))
 			}
@@ -105,17 +106,17 @@ func Verify(ctx context.Context, st JobReader, outputDir string, from, to spx.Da
 			continue
 		}
 		rep.Days++
-		sum, missing, err := dayChecksum(outputDir, d.Date)
+		sum, missing, err := dayChecksum(ctx, arc, d.Date)
 		if err != nil {
-			rep.Problems = append(rep.Problems, Problem{Date: d.Date, File: outputDir, Message: err.Error()})
+			rep.Problems = append(rep.Problems, Problem{Date: d.Date, File: arc.Location(""), Message: err.Error()})
 			continue
 		}
 		if len(missing) > 0 {
 			continue // reported per file above
 		}
 		if d.Checksum != "" && sum != d.Checksum {
-			rep.Problems = append(rep.Problems, Problem{Date: d.Date, File: outputDir,
-				Message: fmt.Sprintf("day checksum of the manifests on disk is %s, recorded %s", sum, d.Checksum)})
+			rep.Problems = append(rep.Problems, Problem{Date: d.Date, File: arc.Location(""),
+				Message: fmt.Sprintf("day checksum of the manifests in the archive is %s, recorded %s", sum, d.Checksum)})
 		}
 	}
 	sort.SliceStable(rep.Problems, func(a, b int) bool { return rep.Problems[a].Date < rep.Problems[b].Date })
@@ -124,18 +125,16 @@ func Verify(ctx context.Context, st JobReader, outputDir string, from, to spx.Da
 
 // dayChecksum recomputes the coordinator's day checksum: SHA-256 over the
 // SHA-256s of the day's manifests in directory order.
-func dayChecksum(outputDir string, d spx.Date) (string, []string, error) {
+func dayChecksum(ctx context.Context, arc spx.ArchiveStore, d spx.Date) (string, []string, error) {
 	var dirs []string
 	for _, ds := range spx.Datasets {
-		roots, err := filepath.Glob(filepath.Join(outputDir, string(ds), "root=*"))
+		roots, err := arc.Dirs(ctx, string(ds))
 		if err != nil {
 			return "", nil, err
 		}
 		for _, r := range roots {
-			dir := filepath.Join(r, "date="+d.String())
-			if _, err := os.Stat(filepath.Join(dir, archive.ManifestName)); err == nil {
-				rel, _ := filepath.Rel(outputDir, dir)
-				dirs = append(dirs, filepath.ToSlash(rel))
+			if strings.HasPrefix(r, "root=") {
+				dirs = append(dirs, string(ds)+"/"+r+"/date="+d.String())
 			}
 		}
 	}
@@ -143,7 +142,10 @@ func dayChecksum(outputDir string, d spx.Date) (string, []string, error) {
 	h := sha256.New()
 	var missing []string
 	for _, rel := range dirs {
-		data, err := os.ReadFile(filepath.Join(outputDir, filepath.FromSlash(rel), archive.ManifestName))
+		data, err := archive.ReadAll(ctx, arc, path.Join(rel, archive.ManifestName))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // no manifest: this root has no files that day
+		}
 		if err != nil {
 			missing = append(missing, rel)
 			continue

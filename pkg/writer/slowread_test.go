@@ -20,9 +20,12 @@ import (
 
 // slowArchive reads its input in small pieces with pauses, like a converter
 // busy encoding a large expiration.
-type slowArchive struct{ pause time.Duration }
+type slowArchive struct {
+	fakeArchive
+	pause time.Duration
+}
 
-func (a slowArchive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string) (writer.File, error) {
+func (a slowArchive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, name string) (writer.File, error) {
 	var got bytes.Buffer
 	buf := make([]byte, 64<<10)
 	for {
@@ -36,7 +39,7 @@ func (a slowArchive) WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader
 		}
 		time.Sleep(a.pause)
 	}
-	return fakeArchive{}.WriteFile(ctx, ds, &got, path)
+	return a.fakeArchive.WriteFile(ctx, ds, &got, name)
 }
 
 // A staged object whose conversion takes longer than the object store's own
@@ -75,7 +78,7 @@ func TestWriterSlowConversion(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	svc := writer.New(js, slowArchive{pause: 300 * time.Millisecond}, writer.Config{OutputDir: out, Workers: 1})
+	svc := writer.New(js, slowArchive{fakeArchive: fakeArchive{dir: out}, pause: 300 * time.Millisecond}, writer.Config{OutputDir: out, Workers: 1})
 	go svc.Run(ctx)
 
 	m, err := sub.NextMsg(60 * time.Second)

@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -38,10 +37,16 @@ type File struct {
 	SHA256 string // of the Parquet file
 }
 
-// Archive converts uncompressed NDJSON into one Parquet file at path,
-// leaving nothing partial behind on error.
+// Archive converts uncompressed NDJSON into one Parquet file of the
+// archive, leaving nothing partial behind on error. Names are relative to
+// the archive's root (spx.JobKey.RelPath); the archive may be a local
+// directory or a bucket.
 type Archive interface {
-	WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, path string) (File, error)
+	WriteFile(ctx context.Context, ds spx.Dataset, in io.Reader, name string) (File, error)
+	// Remove deletes a file written from input that turned out bad.
+	Remove(ctx context.Context, name string) error
+	// Location is name as a person finds it, for messages.
+	Location(name string) string
 }
 
 // Config tunes a write service. Zero values take the defaults.
@@ -219,16 +224,17 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 		return File{}, err
 	}
 
-	path := filepath.Join(s.cfg.OutputDir, filepath.FromSlash(key.RelPath()))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return File{}, spx.Permanent(fmt.Errorf("creating %s: %w (check disk space and permissions of processing.output_dir)", filepath.Dir(path), err))
-	}
-	file, err := s.arc.WriteFile(ctx, key.Dataset, in, path)
+	name := key.RelPath()
+	path := s.arc.Location(name)
+	file, err := s.arc.WriteFile(ctx, key.Dataset, in, name)
+	// The input was read to the end or it failed; a file written from it
+	// is removed on the way out (a cleanup that must not be cancelled).
+	remove := func() { _ = s.arc.Remove(context.WithoutCancel(ctx), name) }
 	vr := in.cur
 	if vr.err != nil {
 		// The input was at fault, whatever the archive made of it.
 		if file.Rows > 0 {
-			_ = os.Remove(path)
+			remove()
 		}
 		return File{}, vr.err
 	}
@@ -237,14 +243,14 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 			return File{}, err
 		}
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-			return File{}, spx.Permanent(fmt.Errorf("the output disk is full: nothing was kept of %s (%w); free space under processing.output_dir, then run spx retry --all-failed", path, err))
+			return File{}, spx.Permanent(fmt.Errorf("the output disk is full: nothing was kept of %s (%w); free space under processing.output_dir (processing.temp_dir for an s3:// archive, whose uploads are spooled there), then run spx retry --all-failed", path, err))
 		}
 		return File{}, spx.Permanent(fmt.Errorf("writing %s: %w", path, err))
 	}
 	if !vr.eof {
 		// The archive stopped early: read the rest so both digests are checked.
 		if _, err := io.Copy(io.Discard, vr); err != nil || vr.err != nil {
-			_ = os.Remove(path)
+			remove()
 			if vr.err != nil {
 				return File{}, vr.err
 			}
@@ -252,7 +258,7 @@ func (s *Service) write(ctx context.Context, store jetstream.ObjectStore, key sp
 		}
 	}
 	if in.wantRows > 0 && file.Rows != in.wantRows {
-		_ = os.Remove(path)
+		remove()
 		return File{}, &refetchError{fmt.Errorf("staged object %s has %d rows, the fetcher staged %d", objectName(key, job), file.Rows, in.wantRows)}
 	}
 	return file, nil

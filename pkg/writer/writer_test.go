@@ -25,12 +25,21 @@ import (
 	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
 )
 
-// fakeArchive copies the NDJSON to path (tmp then rename) and counts lines;
-// a line "bad" fails permanently; input containing "reopen" is read a
-// second time through Reopen, as the archive does with unsorted input.
-type fakeArchive struct{}
+// fakeArchive copies the NDJSON to the file name under dir (tmp then
+// rename) and counts lines; a line "bad" fails permanently; input
+// containing "reopen" is read a second time through Reopen, as the archive
+// does with unsorted input.
+type fakeArchive struct{ dir string }
 
-func (fakeArchive) WriteFile(ctx context.Context, _ spx.Dataset, in io.Reader, path string) (writer.File, error) {
+func (a fakeArchive) Location(name string) string { return filepath.Join(a.dir, filepath.FromSlash(name)) }
+
+func (a fakeArchive) Remove(_ context.Context, name string) error { return os.Remove(a.Location(name)) }
+
+func (a fakeArchive) WriteFile(ctx context.Context, _ spx.Dataset, in io.Reader, name string) (writer.File, error) {
+	path := a.Location(name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return writer.File{}, err
+	}
 	b, err := io.ReadAll(in)
 	if err != nil {
 		return writer.File{}, err
@@ -143,7 +152,7 @@ func TestWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc := writer.New(js, fakeArchive{}, writer.Config{OutputDir: out, Workers: 2})
+	svc := writer.New(js, fakeArchive{dir: out}, writer.Config{OutputDir: out, Workers: 2})
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 
