@@ -31,7 +31,9 @@ import (
 // does with unsorted input.
 type fakeArchive struct{ dir string }
 
-func (a fakeArchive) Location(name string) string { return filepath.Join(a.dir, filepath.FromSlash(name)) }
+func (a fakeArchive) Location(name string) string {
+	return filepath.Join(a.dir, filepath.FromSlash(name))
+}
 
 func (a fakeArchive) Remove(_ context.Context, name string) error { return os.Remove(a.Location(name)) }
 
