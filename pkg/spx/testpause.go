@@ -27,7 +27,9 @@ var testPausePoints = sync.OnceValue(func() map[string]bool {
 // download are staged, the body is not finished), writer.before_rename (the
 // .tmp Parquet file is complete and synced, not yet renamed),
 // writer.before_ack (the file is in place, the written event and the ack
-// are not sent yet).
+// are not sent yet), writer.mid_upload (an s3:// archive: the first part
+// of a multipart upload is stored, or half of a single PUT's body is sent;
+// the object is not complete).
 func PauseForTest(point string) {
 	if !testPausePoints()[point] {
 		return

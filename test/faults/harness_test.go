@@ -23,6 +23,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/spx-archive/spx/pkg/cli"
+	"github.com/spx-archive/spx/pkg/s3store/s3test"
 	"github.com/spx-archive/spx/pkg/spx"
 	"github.com/spx-archive/spx/pkg/statusdb"
 )
@@ -57,6 +58,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	binDir = dir
+	defer s3test.StopShared()
 	return m.Run()
 }
 
@@ -241,7 +243,14 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 // start runs `spx args...` with the cluster's environment plus extra.
 func (c *cluster) start(name string, extra []string, args ...string) *proc {
 	c.t.Helper()
+	return c.startIn("", name, extra, args...)
+}
+
+// startIn is start in the working directory dir ("" = the test's).
+func (c *cluster) startIn(dir, name string, extra []string, args ...string) *proc {
+	c.t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "spx"), args...)
+	cmd.Dir = dir
 	cmd.Env = append(append([]string(nil), c.env...), extra...)
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	pr, pw, err := os.Pipe()
@@ -325,10 +334,16 @@ func (c *cluster) writer(n int, extra ...string) *proc {
 // output and exit code.
 func (c *cluster) cli(timeout time.Duration, args ...string) (string, int) {
 	c.t.Helper()
+	return c.cliEnv(nil, timeout, args...)
+}
+
+// cliEnv is cli with extra environment.
+func (c *cluster) cliEnv(extra []string, timeout time.Duration, args ...string) (string, int) {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "spx"), args...)
-	cmd.Env = c.env
+	cmd.Env = append(append([]string(nil), c.env...), extra...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		c.t.Fatalf("spx %s did not finish within %s:\n%s", strings.Join(args, " "), timeout, tail(string(out)))
