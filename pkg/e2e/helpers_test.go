@@ -41,6 +41,7 @@ type envOptions struct {
 	topology  queue.Topology
 	noWorkers bool
 	config    func(*config.Config) // last changes to the configuration
+	archive   spx.ArchiveStore     // nil: from the configuration
 }
 
 func start(t *testing.T, o envOptions) *env {
@@ -92,7 +93,7 @@ func start(t *testing.T, o envOptions) *env {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	p, err := pipeline.Start(context.Background(), pipeline.Options{Logger: logger, Config: cfg, Coordinator: true, Fetchers: fetchers, Writers: writers,
-		Embedded: true, Store: store, Topology: topo, FetchRetries: 1, RetryBase: 10 * time.Millisecond,
+		Embedded: true, Store: store, Archive: o.archive, Topology: topo, FetchRetries: 1, RetryBase: 10 * time.Millisecond,
 		Policy: queue.Policy{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}, InProgressEvery: time.Second})
 	if err != nil {
 		t.Fatal(err)

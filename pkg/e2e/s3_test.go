@@ -130,3 +130,43 @@ func TestEndToEndOnS3(t *testing.T) {
 		t.Errorf("verify after damaging %s: %+v", name, rep.Problems)
 	}
 }
+
+// Credentials that S3 refuses once the pipeline runs (a key revoked
+// mid-run; the start-up check is bypassed by handing the store in) fail
+// the jobs for good with the reason, the day is not complete, nothing is
+// marked written, and the bucket stays empty.
+func TestS3RefusedMidRun(t *testing.T) {
+	srv := s3test.Shared(t)
+	srv.MakeBucket(t, "revoked")
+	cfg := config.Default()
+	cfg.OutputDir = "s3://revoked/spx"
+	cfg.S3Endpoint, cfg.S3AccessKeyID, cfg.S3SecretAccessKey = srv.Endpoint, s3test.AccessKey, "revoked-secret-0123456789"
+	cfg.TempDir = t.TempDir()
+	arc, err := pipeline.OpenArchive(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, envOptions{api: "v3", sim: terminalsim.Config{Seed: 7, Concurrency: 2, MaxExpirations: 2, MaxStrikes: 6},
+		archive: arc, config: func(c *config.Config) { c.OutputDir = cfg.OutputDir }})
+	ctx := context.Background()
+	if _, err := e.client.Enqueue(ctx, coordinator.EnqueueRequest{Dates: days[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range e.waitDays(t, days[:1]) {
+		if p.Day.Status == spx.DaySuccess {
+			t.Errorf("%s: success although nothing could be written", p.Day.Date)
+		}
+	}
+	jobs, err := e.store.Jobs(ctx, spx.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if j.Outcome != spx.JobFailed || !strings.Contains(j.LastError, "S3 refused the credentials") || strings.Contains(j.LastError, "revoked-secret") {
+			t.Errorf("%s: %s %q, want failed with the refusal (and no secret)", j.Key, j.Outcome, j.LastError)
+		}
+	}
+	if objs := srv.Objects(t, "revoked", ""); len(objs) != 0 {
+		t.Errorf("objects in the bucket: %v", objs)
+	}
+}
