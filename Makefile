@@ -4,7 +4,7 @@ BIN     ?= bin
 PKGS    ?= ./...
 DEMO_DIR ?= ./demo-data
 
-.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go test-cluster netns-test faults clean
+.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go test-cluster netns-test faults weed clean
 
 all: build
 
@@ -12,12 +12,15 @@ build: ## build spx and the single-role binaries into ./bin
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-test: ## the full default test suite, race detector on (README's test command)
-	$(GO) test -race -timeout 20m $(PKGS)
+test: weed ## the full default test suite, race detector on (README's test command); S3 tests against SeaweedFS included
+	SPX_WEED="$$(./scripts/weed.sh)" SPX_REQUIRE_S3=1 $(GO) test -race -timeout 20m $(PKGS)
 	cd bench && $(GO) test -race -mod=mod -timeout 10m ./...
 
-test-short: ## quick run without the race detector
+test-short: ## quick run without the race detector (S3 tests skip unless weed is built: make weed)
 	$(GO) test -short -timeout 10m $(PKGS)
+
+weed: ## build SeaweedFS's weed, the S3 server the tests run, once per pinned version into ~/.cache/spx (about 5 min)
+	@./scripts/weed.sh >/dev/null
 
 lint: ## go vet + gofmt check
 	$(GO) vet $(PKGS)
