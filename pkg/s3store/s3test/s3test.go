@@ -47,6 +47,9 @@ type Server struct {
 	cmd  *exec.Cmd
 	log  *lockedBuffer
 	done chan struct{}
+	// sockets are the unix sockets weed mini binds under /tmp whatever
+	// TMPDIR says (named after its gRPC ports); Stop removes them.
+	sockets []string
 }
 
 // Binary returns the weed binary to run, or an error saying how to get one.
@@ -201,7 +204,12 @@ func start(bin, dir string) (*Server, error) {
 	// out a membership check meant for restarted clusters (10 s), so it
 	// serves writes within seconds. Everything else it would start is off
 	// or on a port of ours, all on loopback.
-	args := []string{"mini",
+	logDir := filepath.Join(dir, "log")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return nil, err
+	}
+	// Its glog files go to the test's directory, not to /tmp.
+	args := []string{"-logdir=" + logDir, "mini",
 		"-dir=" + data, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port=" + p(0), "-master.port.grpc=" + p(1), "-master.telemetry=false", "-master.volumeSizeLimitMB=64",
 		"-volume.port=" + p(2), "-volume.port.grpc=" + p(3), "-volume.max=0", "-volume.preStopSeconds=0",
@@ -221,6 +229,9 @@ func start(bin, dir string) (*Server, error) {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	s := &Server{Endpoint: "http://127.0.0.1:" + p(6), Dir: data, cmd: cmd, log: log, done: make(chan struct{})}
+	for _, g := range []struct{ role, port string }{{"master", p(1)}, {"volume", p(3)}, {"filer", p(5)}, {"s3", p(7)}, {"admin", p(9)}} {
+		s.sockets = append(s.sockets, fmt.Sprintf("/tmp/seaweedfs-%s-grpc-%s.sock", g.role, g.port))
+	}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	// Ready when a signed request is answered by a filer-backed S3 API.
 	cl := s.admin()
@@ -250,11 +261,13 @@ func start(bin, dir string) (*Server, error) {
 func (s *Server) Stop() {
 	select {
 	case <-s.done:
-		return
 	default:
+		_ = s.cmd.Process.Kill()
+		<-s.done
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
+	for _, f := range s.sockets {
+		_ = os.Remove(f)
+	}
 }
 
 // HostPort is the S3 endpoint without its scheme (DuckDB's s3_endpoint).
