@@ -29,7 +29,12 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 		return "", fmt.Errorf("listening for the web page on %s (is another spx running? choose another --http, or --http=\"\" to turn it off): %w", addr, err)
 	}
 	live := pipelinestats.New(p.NC, p.JS, pipelinestats.Config{Logger: log})
-	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath,
+	var terminal func() *spx.TerminalStatus
+	if p.Terminal != nil {
+		terminal = func() *spx.TerminalStatus { st := p.Terminal.Status(); return &st }
+		collector.WatchTerminal(terminal)
+	}
+	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Terminal: terminal,
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})
 			return res.Jobs, err

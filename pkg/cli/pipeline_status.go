@@ -59,6 +59,9 @@ func collectStatus(ctx context.Context, o *Options, errorsN int) (statusOutput, 
 	out.NATS = url
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
+	if r, err := coordinator.NewClient(nc).Status(lctx); err == nil {
+		out.Terminal = r.Terminal // the terminal as the running coordinator sees it
+	}
 	js, err := jetstream.New(nc)
 	if err == nil {
 		var depth []queue.StageDepth

@@ -135,6 +135,24 @@ func countsLine[K ~string](m map[K]int, order []K) string {
 	return strings.Join(parts, ", ")
 }
 
+// terminalLine says what the coordinator knows of the Theta Terminal.
+func terminalLine(t spx.TerminalStatus) string {
+	s := t.State
+	if t.API != "" {
+		s += " (" + t.API + " at " + t.URL + ")"
+	}
+	if !t.Since.IsZero() {
+		s += " since " + shortTime(t.Since)
+	}
+	if t.State != spx.TerminalUp && t.State != spx.TerminalUnknown {
+		s += ": planning and fetching wait for it"
+		if t.LastError != "" {
+			s += "; last error: " + truncate(t.LastError, 160)
+		}
+	}
+	return s
+}
+
 func renderStatus(out io.Writer, format string, rep statusReport) error {
 	return renderStatusOutput(out, format, statusOutput{statusReport: rep})
 }
@@ -155,6 +173,9 @@ func renderStatusOutput(out io.Writer, format string, full statusOutput) error {
 	fmt.Fprintf(tw, "rows\t%s\n", groupDigits(rep.Rows))
 	fmt.Fprintf(tw, "parquet bytes\t%s\n", humanBytes(rep.Bytes))
 	fmt.Fprintf(tw, "last activity\t%s\n", shortTime(rep.LastActivity))
+	if t := rep.Terminal; t != nil {
+		fmt.Fprintf(tw, "terminal\t%s\n", terminalLine(*t))
+	}
 	for _, q := range rep.Queues {
 		fmt.Fprintf(tw, "queue %s\tpending %d, in flight %d, dead %d\n", q.Stage, q.Pending, q.InFlight, q.Dead)
 	}

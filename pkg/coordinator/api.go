@@ -60,6 +60,9 @@ type (
 		// finds its own database locked can tell whether this coordinator is
 		// the one holding it.
 		Database string `json:"database,omitempty"`
+		// Terminal is the Theta Terminal as this coordinator sees it (nil
+		// when it is not watched here).
+		Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
 	}
 	// ConfigRequest reads (Value empty) or sets a stored configuration key.
 	ConfigRequest struct {
@@ -113,6 +116,9 @@ func (s *Service) Status(ctx context.Context) (StatusReply, error) {
 	}
 	for _, d := range days {
 		r.Days[d.Status]++
+	}
+	if s.cfg.Terminal != nil {
+		r.Terminal = s.cfg.Terminal()
 	}
 	if r.Depth, err = queue.Depth(ctx, s.js); err != nil {
 		return r, err

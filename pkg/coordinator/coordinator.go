@@ -81,6 +81,10 @@ type Config struct {
 	// MaxRefetch bounds how often a corrupt staged object is fetched again
 	// before the job fails (default 3).
 	MaxRefetch int
+	// Terminal, when set, reports the terminal's state for the status
+	// reply (the pipeline's terminal watcher, which also holds planning
+	// while the terminal is down).
+	Terminal func() *spx.TerminalStatus
 }
 
 // Service is the coordinator.

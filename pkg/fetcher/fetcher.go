@@ -38,7 +38,11 @@ type Config struct {
 	Retries         uint64        // in-process retries of a transient failure, default 3
 	RetryBase       time.Duration // first in-process back-off, default 1s
 	Policy          queue.Policy  // NakWithDelay back-off by delivery count
-	Logger          *slog.Logger
+	// Ready, when set, blocks until the terminal answers (termwatch's
+	// Watcher.Wait): a worker asks for its next job only then, so while the
+	// terminal is down jobs wait in the queue instead of using up deliveries.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
 }
 
 // Service runs fetch workers.
@@ -91,10 +95,19 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
 	}
 	s.log.Info("fetchers started", "workers", s.cfg.Workers)
+	s.waitReady(ctx)
 	queue.RunWorkers(ctx, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
 		s.handle(ctx, store, worker, msg)
+		s.waitReady(ctx) // before the next pull
 	})
 	return nil
+}
+
+// waitReady blocks until Config.Ready says the terminal answers, or ctx ends.
+func (s *Service) waitReady(ctx context.Context) {
+	if s.cfg.Ready != nil {
+		_ = s.cfg.Ready(ctx)
+	}
 }
 
 func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg) {

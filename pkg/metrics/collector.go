@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
 	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
 )
 
@@ -59,6 +60,15 @@ type Collector struct {
 	workers  map[string]*Worker // by host/role
 	recent   []written
 	lastSeen time.Time
+	terminal func() *spx.TerminalStatus
+}
+
+// WatchTerminal makes /metrics report the Theta Terminal's state from fn
+// (the pipeline's terminal watcher).
+func (c *Collector) WatchTerminal(fn func() *spx.TerminalStatus) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.terminal = fn
 }
 
 type written struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spx-archive/spx/pkg/queue"
+	"github.com/spx-archive/spx/pkg/spx"
 )
 
 // latencyBuckets are the upper bounds (seconds) of the terminal latency
@@ -100,6 +101,27 @@ func (c *Collector) WriteText(out io.Writer, stages []queue.StageDepth, depthErr
 	sample(w, "spx_terminal_latency_seconds_bucket", c.latency.n, "le", "+Inf")
 	sample(w, "spx_terminal_latency_seconds_sum", c.latency.sum)
 	sample(w, "spx_terminal_latency_seconds_count", c.latency.n)
+
+	if c.terminal != nil {
+		if t := c.terminal(); t != nil {
+			up := 0
+			if t.State == spx.TerminalUp {
+				up = 1
+			}
+			family(w, "spx_terminal_up", "gauge", "1 while the Theta Terminal answers CONNECTED; planning and fetching wait while it is 0.")
+			sample(w, "spx_terminal_up", up)
+			family(w, "spx_terminal_state", "gauge", "1 for the Theta Terminal's current state (up, starting, disconnected, down, unknown).")
+			for _, s := range spx.TerminalStates {
+				v := 0
+				if s == t.State {
+					v = 1
+				}
+				sample(w, "spx_terminal_state", v, "state", s)
+			}
+			family(w, "spx_terminal_state_since_timestamp_seconds", "gauge", "When the Theta Terminal entered its current state (Unix time).")
+			sample(w, "spx_terminal_state_since_timestamp_seconds", float64(t.Since.UnixMilli())/1000)
+		}
+	}
 
 	family(w, "spx_queue_depth_up", "gauge", "1 when the queue depth could be read from JetStream for this scrape.")
 	if depthErr != nil || stages == nil {

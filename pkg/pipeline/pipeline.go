@@ -24,6 +24,7 @@ import (
 	"github.com/spx-archive/spx/pkg/fetcher"
 	"github.com/spx-archive/spx/pkg/queue"
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/termwatch"
 	"github.com/spx-archive/spx/pkg/thetadata"
 	"github.com/spx-archive/spx/pkg/writer"
 )
@@ -49,6 +50,7 @@ type Options struct {
 	FetchRetries    uint64
 	RetryBase       time.Duration
 	InProgressEvery time.Duration
+	TerminalEvery   time.Duration // terminal checks, default 3s
 	Logger          *slog.Logger
 }
 
@@ -58,6 +60,9 @@ type Pipeline struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	Coord  *coordinator.Service // nil unless the coordinator runs here
+	// Terminal watches the Theta Terminal; nil when Options.Source was given
+	// or no role here talks to the terminal.
+	Terminal *termwatch.Watcher
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -111,16 +116,28 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		topo.Concurrency = cfg.Concurrency
 	}
 	src := o.Source
-	if src == nil && (o.Coordinator || o.Fetchers > 0) {
-		c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log})
-		if err != nil {
-			p.close()
-			return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)
-		}
-		src = c
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
+	if src == nil && (o.Coordinator || o.Fetchers > 0) {
+		// The terminal may start later, restart or drop out: the watcher
+		// holds planning and fetching while it is not up.
+		topts := thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log}
+		if err := topts.Validate(); err != nil {
+			cancel()
+			p.close()
+			return nil, err
+		}
+		p.Terminal = termwatch.New(termwatch.Config{Logger: log, Every: o.TerminalEvery,
+			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }})
+		p.run(rctx, "terminal watcher", p.Terminal.Run)
+		src = p.Terminal
+	}
+	var ready func(context.Context) error
+	var terminal func() *spx.TerminalStatus
+	if p.Terminal != nil {
+		ready = func(ctx context.Context) error { _, err := p.Terminal.Wait(ctx); return err }
+		terminal = func() *spx.TerminalStatus { st := p.Terminal.Status(); return &st }
+	}
 	if o.Coordinator {
 		if o.Store == nil {
 			cancel()
@@ -129,7 +146,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		}
 		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{Store: arc}, coordinator.Config{
 			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate,
-			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase,
+			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase, Terminal: terminal,
 		})
 		// The topology must exist before workers look for it.
 		if err := queue.Ensure(ctx, p.JS, topo); err != nil {
@@ -141,7 +158,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	}
 	if o.Fetchers > 0 {
 		f := fetcher.New(p.JS, src, fetcher.Config{Workers: o.Fetchers, Interval: cfg.Interval, Policy: o.Policy,
-			Retries: o.FetchRetries, RetryBase: o.RetryBase, InProgressEvery: o.InProgressEvery, Logger: log})
+			Retries: o.FetchRetries, RetryBase: o.RetryBase, InProgressEvery: o.InProgressEvery, Ready: ready, Logger: log})
 		p.run(rctx, "fetcher", f.Run)
 	}
 	if o.Writers > 0 {

@@ -168,3 +168,27 @@ func AppendNDJSON(dst []byte, ds Dataset, r *Row) []byte {
 	}
 	return append(dst, '}', '\n')
 }
+
+// Terminal states, as spx sees the Theta Terminal.
+const (
+	TerminalUnknown      = "unknown"      // not checked yet
+	TerminalUp           = "up"           // mdds status CONNECTED
+	TerminalStarting     = "starting"     // answers, but UNVERIFIED (logging in) or 571 SERVER_STARTING
+	TerminalDisconnected = "disconnected" // answers, but lost ThetaData's servers (DISCONNECTED or ERROR)
+	TerminalDown         = "down"         // nothing answers at the configured URL
+)
+
+// TerminalStates lists every terminal state, in display order.
+var TerminalStates = []string{TerminalUp, TerminalStarting, TerminalDisconnected, TerminalDown, TerminalUnknown}
+
+// TerminalStatus is what spx last learned of the terminal. Planning and
+// fetching run only while State is TerminalUp.
+type TerminalStatus struct {
+	State     string    `json:"state"`
+	API       string    `json:"api,omitempty"`    // generation in use: "v3" or "v2" (last known)
+	URL       string    `json:"url,omitempty"`    // base URL in use (last known)
+	Mdds      string    `json:"mdds,omitempty"`   // the status word the terminal answered
+	Since     time.Time `json:"since,omitzero"`   // when State began
+	Checked   time.Time `json:"checked,omitzero"` // last check
+	LastError string    `json:"last_error,omitempty"`
+}

@@ -73,10 +73,7 @@ var _ spx.Source = (*Client)(nil)
 // answers; the error says which URLs were tried and what to do.
 func New(ctx context.Context, o Options) (*Client, error) {
 	o.setDefaults()
-	if o.API != "auto" && o.API != "v3" && o.API != "v2" {
-		return nil, spx.Permanent(fmt.Errorf("thetadata.api is %q: use auto, v3 or v2", o.API))
-	}
-	base, hint, err := normaliseBase(o.BaseURL, o.Logger)
+	base, hint, err := o.check()
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +119,23 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		return nil, spx.Transient(err)
 	}
 	return nil, spx.Permanent(err)
+}
+
+// Validate checks o's API generation and base URL without reaching the
+// terminal, so a service can refuse a bad configuration at start and still
+// start while the terminal is down.
+func (o Options) Validate() error {
+	o.setDefaults()
+	o.Logger = slog.New(slog.DiscardHandler) // New warns about rewrites
+	_, _, err := o.check()
+	return err
+}
+
+func (o *Options) check() (base, hint string, err error) {
+	if o.API != "auto" && o.API != "v3" && o.API != "v2" {
+		return "", "", spx.Permanent(fmt.Errorf("thetadata.api is %q: use auto, v3 or v2", o.API))
+	}
+	return normaliseBase(o.BaseURL, o.Logger)
 }
 
 func defaultURL(gen string) string {

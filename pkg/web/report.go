@@ -24,6 +24,9 @@ type StatusReport struct {
 	// Queues holds per-stage queue depth from a running cluster; empty
 	// when none is reachable.
 	Queues []QueueStats `json:"queues,omitempty"`
+	// Terminal is the Theta Terminal as the running pipeline sees it; nil
+	// when nothing here watches it.
+	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
 }
 
 // QueueStats is one pipeline stage's queue depth (fetch, write).

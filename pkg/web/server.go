@@ -44,6 +44,9 @@ type Config struct {
 	Years []int
 	// Database is the status database path shown in /api/status.
 	Database string
+	// Terminal reports the Theta Terminal's state for /api/status, the
+	// live updates and the page header; nil when nothing watches it here.
+	Terminal func() *spx.TerminalStatus
 	// Interval between live updates on /api/stream (default 2s).
 	Interval time.Duration
 	// Now is the clock (default time.Now); it decides which sessions are
@@ -166,6 +169,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		if st, err := s.cfg.Live.Snapshot(r.Context()); err == nil {
 			rep.Queues = st.Queues
 		}
+	}
+	if s.cfg.Terminal != nil {
+		rep.Terminal = s.cfg.Terminal()
 	}
 	s.reply(w, rep)
 }
@@ -291,10 +297,15 @@ type LiveReply struct {
 	// Days fingerprints the day records (count and latest update) so the
 	// page knows when to redraw the calendar.
 	Days string `json:"days,omitempty"`
+	// Terminal is the Theta Terminal's state (nil when not watched here).
+	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
 }
 
 func (s *Server) live(ctx context.Context) LiveReply {
 	var rep LiveReply
+	if s.cfg.Terminal != nil {
+		rep.Terminal = s.cfg.Terminal()
+	}
 	if s.cfg.Live != nil {
 		st, err := s.cfg.Live.Snapshot(ctx)
 		if err != nil {

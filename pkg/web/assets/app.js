@@ -132,7 +132,19 @@ async function retryDay() {
   }
 }
 
+// renderTerminal shows the Theta Terminal's state in the header: while it
+// is not up, planning and fetching wait for it.
+function renderTerminal(t) {
+  const b = $("terminal");
+  b.hidden = !t;
+  if (!t) return;
+  b.dataset.state = t.state;
+  b.textContent = "terminal " + t.state + (t.api ? " (" + t.api + ")" : "") + (t.since ? " since " + fmtTime(t.since) : "");
+  b.title = t.state === "up" ? (t.url || "") : (t.last_error || "") + (t.state === "unknown" ? "" : " · planning and fetching wait for it");
+}
+
 function renderLive(rep) {
+  renderTerminal(rep.terminal);
   $("live-off").hidden = rep.running;
   $("live-on").hidden = !rep.running;
   if (!rep.running) {
@@ -199,6 +211,7 @@ async function openDate(iso) {
 
 async function loadStatus() {
   const s = await api("/api/status?errors=0");
+  renderTerminal(s.terminal);
   const days = Object.entries(s.days).map(([k, v]) => v + " " + k.replace("_", " ")).join(", ") || "none";
   $("summary").textContent = s.days_total + " days recorded (" + days + ") · " + fmtInt(s.rows) + " rows · " + fmtBytes(s.bytes) +
     (s.last_activity ? " · last activity " + fmtTime(s.last_activity) : "");
