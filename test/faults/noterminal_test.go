@@ -267,3 +267,38 @@ func TestTerminalRestartMidDay(t *testing.T) {
 	}
 	t.Logf("outcomes %v", countOutcomes(jobs))
 }
+
+// Separate processes: spx coordinator and spx fetcher start with no
+// terminal, wait for it, and finish the day once it starts.
+func TestRolesWaitForTerminal(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOptions{})
+	addr := strings.TrimPrefix(c.simURL, "http://")
+	c.procs[0].kill(t)
+	coord := c.coordinator()
+	fetch := c.fetcher(2)
+	c.writer(1)
+	done := make(chan int, 1)
+	go func() {
+		_, code := c.process("2024-03-06", "2024-03-06", 3*time.Minute)
+		done <- code
+	}()
+	fetch.waitFor(t, regexp.MustCompile(`theta terminal not up; planning and fetching wait for it`), 20*time.Second)
+	out, _ := c.cli(30*time.Second, "status", "--nats", c.natsURL, "--format", "table")
+	if !regexp.MustCompile(`terminal\s+down`).MatchString(out) {
+		t.Errorf("spx status does not say the terminal is down:\n%s", out)
+	}
+	time.Sleep(3 * time.Second)
+	select {
+	case code := <-done:
+		t.Fatalf("process-range ended (exit %d) while the terminal was down", code)
+	default:
+	}
+	c.start("sim-terminal-2", nil, simArgsAt(addr)...).waitFor(t, regexp.MustCompile(`v3=http`), 20*time.Second)
+	if code := <-done; code != 0 {
+		t.Fatalf("process-range exit %d", code)
+	}
+	fetch.waitFor(t, regexp.MustCompile(`theta terminal up; planning and fetching run`), time.Second)
+	coord.stop(t)
+	c.check(dates("2024-03-06"), false)
+}
