@@ -102,7 +102,10 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		store.Close()
 		return nil, err
 	}
-	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg)}
+	// A one-shot command says at once that no terminal answers; a service
+	// (spx run) waits for it.
+	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg),
+		RequireTerminal: true}
 	if connErr == nil {
 		po.Config.NATSURL = url // a server without a coordinator: join it
 		nc.Close()

@@ -180,3 +180,31 @@ func TestRequestStatsWithoutCollector(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNoCollector", err)
 	}
 }
+
+func TestTerminalGauges(t *testing.T) {
+	c := NewCollector(nil, nil)
+	var buf bytes.Buffer
+	c.WriteText(&buf, nil, nil)
+	if strings.Contains(buf.String(), "spx_terminal_up") {
+		t.Error("terminal gauges without a terminal watched")
+	}
+	st := spx.TerminalStatus{State: spx.TerminalDisconnected, Since: time.Unix(1700000000, 0)}
+	c.WatchTerminal(func() *spx.TerminalStatus { return &st })
+	for _, tt := range []struct {
+		state string
+		want  []string
+	}{
+		{spx.TerminalDisconnected, []string{"spx_terminal_up 0", `spx_terminal_state{state="disconnected"} 1`, `spx_terminal_state{state="up"} 0`,
+			"spx_terminal_state_since_timestamp_seconds 1.7e+09"}},
+		{spx.TerminalUp, []string{"spx_terminal_up 1", `spx_terminal_state{state="up"} 1`, `spx_terminal_state{state="down"} 0`}},
+	} {
+		st.State = tt.state
+		buf.Reset()
+		c.WriteText(&buf, nil, nil)
+		for _, w := range tt.want {
+			if !strings.Contains(buf.String(), w+"\n") {
+				t.Errorf("%s: no %q in\n%s", tt.state, w, buf.String())
+			}
+		}
+	}
+}

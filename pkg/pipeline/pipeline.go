@@ -51,6 +51,10 @@ type Options struct {
 	RetryBase       time.Duration
 	InProgressEvery time.Duration
 	TerminalEvery   time.Duration // terminal checks, default 3s
+	// RequireTerminal fails Start when no terminal answers, for a one-shot
+	// command that runs the pipeline for its own duration; services leave
+	// it unset and wait for the terminal instead.
+	RequireTerminal bool
 	Logger          *slog.Logger
 }
 
@@ -127,6 +131,13 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			p.close()
 			return nil, err
 		}
+		if o.RequireTerminal {
+			if err := reachTerminal(ctx, topts); err != nil {
+				cancel()
+				p.close()
+				return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)
+			}
+		}
 		p.Terminal = termwatch.New(termwatch.Config{Logger: log, Every: o.TerminalEvery,
 			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }})
 		p.run(rctx, "terminal watcher", p.Terminal.Run)
@@ -189,6 +200,19 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		}
 	}
 	return p, nil
+}
+
+// reachTerminal finds the terminal and asks its status once (a fixed
+// thetadata.api does not probe in thetadata.New).
+func reachTerminal(ctx context.Context, o thetadata.Options) error {
+	c, err := thetadata.New(ctx, o)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Health(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 func (p *Pipeline) run(ctx context.Context, name string, fn func(context.Context) error) {

@@ -138,6 +138,10 @@ func TestRunStartsWithoutTerminal(t *testing.T) {
 	c := newCluster(t, clusterOptions{})
 	addr := strings.TrimPrefix(c.simURL, "http://")
 	c.procs[0].kill(t) // the terminal is not running when spx starts
+	// A one-shot command with no coordinator to talk to says so at once.
+	if out, code := c.cli(time.Minute, "process", "2024-03-05"); code == 0 || !strings.Contains(out, "reaching the Theta Terminal") {
+		t.Errorf("spx process with no terminal and no coordinator: exit %d:\n%s", code, out)
+	}
 	run, web := c.startRun(2)
 
 	st := waitTerminal(t, web, spx.TerminalDown, 20*time.Second)
