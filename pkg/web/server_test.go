@@ -406,3 +406,32 @@ func TestAdvice(t *testing.T) {
 		}
 	}
 }
+
+// The terminal's state is in /api/status and the live updates (the page
+// header reads both), and absent when nothing watches the terminal.
+func TestTerminalState(t *testing.T) {
+	st := spx.TerminalStatus{State: spx.TerminalDown, LastError: "connection refused", Since: time.Unix(1700000000, 0).UTC()}
+	s := NewServer(Config{Store: seedStore(t), Terminal: func() *spx.TerminalStatus { c := st; return &c }})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, path := range []string{"/api/status", "/api/live"} {
+		code, body := get(t, ts.URL+path)
+		var rep struct {
+			Terminal *spx.TerminalStatus `json:"terminal"`
+		}
+		if err := json.Unmarshal(body, &rep); code != http.StatusOK || err != nil {
+			t.Fatalf("%s: %d %v: %s", path, code, err, body)
+		}
+		if rep.Terminal == nil || *rep.Terminal != st {
+			t.Errorf("%s terminal = %+v, want %+v", path, rep.Terminal, st)
+		}
+	}
+	if _, body := get(t, ts.URL+"/"); !strings.Contains(string(body), `id="terminal"`) {
+		t.Error("the page header has no terminal badge")
+	}
+	bare := httptest.NewServer(NewServer(Config{Store: seedStore(t)}))
+	defer bare.Close()
+	if _, body := get(t, bare.URL+"/api/status"); strings.Contains(string(body), `"terminal"`) {
+		t.Errorf("terminal state without a watcher: %s", body)
+	}
+}
