@@ -29,7 +29,7 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 		return "", fmt.Errorf("listening for the web page on %s (is another spx running? choose another --http, or --http=\"\" to turn it off): %w", addr, err)
 	}
 	live := pipelinestats.New(p.NC, p.JS, pipelinestats.Config{Logger: log})
-	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath,
+	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Follow: p.Coord.FollowStatus,
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})
 			return res.Jobs, err

@@ -60,6 +60,9 @@ type (
 		// finds its own database locked can tell whether this coordinator is
 		// the one holding it.
 		Database string `json:"database,omitempty"`
+		// Follow says when the next session is enqueued by itself (nil:
+		// the coordinator does not follow the calendar).
+		Follow *spx.FollowStatus `json:"follow,omitempty"`
 	}
 	// ConfigRequest reads (Value empty) or sets a stored configuration key.
 	ConfigRequest struct {
@@ -114,6 +117,7 @@ func (s *Service) Status(ctx context.Context) (StatusReply, error) {
 	for _, d := range days {
 		r.Days[d.Status]++
 	}
+	r.Follow = s.FollowStatus()
 	if r.Depth, err = queue.Depth(ctx, s.js); err != nil {
 		return r, err
 	}

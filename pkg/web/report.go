@@ -24,6 +24,9 @@ type StatusReport struct {
 	// Queues holds per-stage queue depth from a running cluster; empty
 	// when none is reachable.
 	Queues []QueueStats `json:"queues,omitempty"`
+	// Follow says when the coordinator enqueues the next session by
+	// itself; nil when it does not follow the calendar or is not running.
+	Follow *spx.FollowStatus `json:"follow,omitempty"`
 }
 
 // QueueStats is one pipeline stage's queue depth (fetch, write).
