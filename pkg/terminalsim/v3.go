@@ -110,10 +110,10 @@ func writeV3Table(w http.ResponseWriter, q url.Values, t v3Table) *termError {
 	case "", "csv":
 		w.Header().Set("Content-Type", "text/csv")
 		b = append(b, strings.Join(t.cols, ",")...)
-		b = append(b, '\n')
+		b = append(b, '\r', '\n')
 		for _, row := range t.rows {
 			b = append(b, strings.Join(row, ",")...)
-			b = append(b, '\n')
+			b = append(b, '\r', '\n')
 		}
 	case "ndjson", "json":
 		if format == "json" {
@@ -347,7 +347,7 @@ func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 	ct := "text/csv"
 	switch format {
 	case fmtV3CSV:
-		head = append([]byte(strings.Join(V3Columns(ds), ",")), '\n')
+		head = append([]byte(strings.Join(V3Columns(ds), ",")), '\r', '\n')
 	case fmtV3NDJSON:
 		ct = "application/x-ndjson"
 	case fmtV3JSON:

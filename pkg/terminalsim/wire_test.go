@@ -108,9 +108,36 @@ func TestV3NDJSONAndJSONSameValues(t *testing.T) {
 		t.Fatalf("%d ndjson lines, %d csv rows", i, len(rows))
 	}
 	_, _, js := get(t, s.V3Handler(), base+"&format=json")
-	var env struct{ Response []map[string]any }
-	if err := json.Unmarshal(js, &env); err != nil || len(env.Response) != len(rows) {
-		t.Fatalf("json: %v, %d rows want %d", err, len(env.Response), len(rows))
+	// format=json groups rows by contract (the spec's application/json
+	// examples): {"response":[{"contract":{…},"data":[{…},…]},…]}.
+	var env struct {
+		Response []struct {
+			Contract map[string]any   `json:"contract"`
+			Data     []map[string]any `json:"data"`
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber()
+	if err := d.Decode(&env); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	i = 0
+	for _, el := range env.Response {
+		for _, row := range el.Data {
+			for j, name := range header {
+				v, ok := row[name]
+				if j < 4 {
+					v, ok = el.Contract[name]
+				}
+				if got := jsonString(v); !ok || got != rows[i][j] {
+					t.Fatalf("json row %d %s: %q (present %v), csv %q", i, name, got, ok, rows[i][j])
+				}
+			}
+			i++
+		}
+	}
+	if i != len(rows) {
+		t.Fatalf("json: %d rows want %d", i, len(rows))
 	}
 }
 

@@ -3,6 +3,7 @@ package thetadata
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ func (c *Client) historyPath(req spx.HistoryRequest) string {
 		case 'P':
 			b.WriteString("&right=put")
 		}
-		b.WriteString("&format=csv")
+		b.WriteString(c.formatParam())
 		return b.String()
 	}
 	b.WriteString("/v2")
@@ -110,7 +111,11 @@ func (c *Client) openPage(resp *response, req spx.HistoryRequest, prev pageDecod
 	if c.gen == "v2" && !c.o.V2CSV {
 		return openV2JSON(resp.Body, req.Dataset, resp.url)
 	}
-	rec, err := newRecords(resp.Body, resp.url)
+	body := io.Reader(resp.Body)
+	if c.gen == "v3" {
+		body = c.v3Body(resp)
+	}
+	rec, err := newRecords(body, resp.url)
 	if err != nil {
 		return nil, err
 	}
