@@ -362,7 +362,7 @@ func TestStats(t *testing.T) {
 	v3, v2 := listen(t, s)
 	exp := firstExp(t, s, "SPXW", day0315)
 	want := s.ExpectedRows(spx.Greeks, "SPXW", day0315, exp)
-	httpGet(t, nil, v3+"/v3/option/history/greeks/first_order?symbol=SPXW&expiration="+exp.Compact()+"&date=20240315")
+	httpGet(t, nil, v3+"/v3/option/history/greeks/first_order?symbol=SPXW&expiration="+exp.Compact()+"&date=20240315&interval=1m")
 	httpGet(t, nil, v2+"/v2/bulk_hist/option/quote?root=SPXW&exp="+exp.Compact()+"&start_date=20240315&end_date=20240315")
 	httpGet(t, nil, v3+"/v3/option/history/greeks/first_order?symbol=SPXW&expiration=20240316&date=20240315")
 	httpGet(t, nil, v3+"/v3/nope")

@@ -147,6 +147,17 @@ func (s *Sim) v2ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
 	if e != nil {
 		return e
 	}
+	vals := s.strikesOf(root, exp)
+	if len(vals) == 0 {
+		return errf(472, "no strikes for %s expiration %s", root, exp)
+	}
+	s.writeV2Ints(w, "strike", vals)
+	return nil
+}
+
+// strikesOf lists, in tenths of a cent and ascending, every strike an
+// expiration had on any of its trade dates.
+func (s *Sim) strikesOf(root string, exp spx.Date) []int64 {
 	set := map[int64]bool{}
 	for _, t := range s.market.tradeDates(root, exp, today()) {
 		if dd := s.market.dayOf(t); dd != nil {
@@ -155,16 +166,12 @@ func (s *Sim) v2ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
 			}
 		}
 	}
-	if len(set) == 0 {
-		return errf(472, "no strikes for %s expiration %s", root, exp)
-	}
 	vals := make([]int64, 0, len(set))
 	for k := range set {
 		vals = append(vals, k)
 	}
 	sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
-	s.writeV2Ints(w, "strike", vals)
-	return nil
+	return vals
 }
 
 func (s *Sim) v2ListDates(w http.ResponseWriter, r *http.Request) *termError {

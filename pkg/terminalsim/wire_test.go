@@ -40,7 +40,7 @@ func TestV3CSVMatchesDoc(t *testing.T) {
 	exp := firstExp(t, s, "SPXW", day0315)
 	for _, ds := range spx.Datasets {
 		t.Run(string(ds), func(t *testing.T) {
-			code, h, body := get(t, s.V3Handler(), "/v3"+ds.V3Path()+"?symbol=SPXW&expiration="+exp.Compact()+"&date="+day0315.Compact())
+			code, h, body := get(t, s.V3Handler(), "/v3"+ds.V3Path()+"?symbol=SPXW&expiration="+exp.Compact()+"&date="+day0315.Compact()+"&interval=1m")
 			if code != 200 {
 				t.Fatalf("status %d: %s", code, body)
 			}
@@ -228,7 +228,7 @@ func TestErrorShapes(t *testing.T) {
 		{"v3 bad interval", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=2m", 473},
 		{"v3 star on greeks", false, "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=*&date=20240315", 473},
 		{"v3 bad right", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&right=x", 473},
-		{"v3 two months intraday", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&start_date=20240101&end_date=20240315", 570},
+		{"v3 two months intraday", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&start_date=20240101&end_date=20240315&interval=1m", 570},
 		{"v3 10ms over a whole day", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=10ms", 570},
 		{"v3 greeks before 2020", false, "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=20190118&date=20190115", 472},
 		{"v2 unknown path", true, "/v2/bulk_hist/option/trade?root=SPXW", 404},
@@ -375,7 +375,8 @@ func TestIntervalsAndWindows(t *testing.T) {
 		rows       int
 		first, end string
 	}{
-		{"", 391, "09:30:00.000", "16:00:00.000"},
+		{"", 23401, "09:30:00.000", "16:00:00.000"}, // the spec's default interval, 1s
+		{"&interval=1m", 391, "09:30:00.000", "16:00:00.000"},
 		{"&interval=5m", 79, "09:30:00.000", "16:00:00.000"},
 		{"&interval=1h", 7, "09:30:00.000", "15:30:00.000"},
 		{"&interval=1s&start_time=10:00:00.000&end_time=10:00:09.000", 10, "10:00:00.000", "10:00:09.000"},
@@ -400,6 +401,22 @@ func TestIntervalsAndWindows(t *testing.T) {
 	}
 }
 
+func TestSubMinuteIntervalsOneDayOnly(t *testing.T) {
+	s := small(t, nil)
+	exp := s.Expirations("SPXW", spx.NewDate(2024, 3, 11))[2]
+	// components.parameters.interval: intervals under 1m only for
+	// single-day requests; the default interval is 1s.
+	for _, q := range []string{"", "&interval=30s"} {
+		code, _, body := get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240311&end_date=20240312"+q)
+		if code != 473 || !strings.Contains(string(body), "single-day") {
+			t.Errorf("%q: %d %s", q, code, body)
+		}
+	}
+	if code, _, body := get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&date=20240311&end_time=09:30:05"); code != 200 || !bytes.Contains(body, []byte("T09:30:01.000,")) || bytes.Contains(body, []byte("T09:30:06")) {
+		t.Errorf("default 1s: %d %s", code, body)
+	}
+}
+
 func TestAllExpirationsAndDateRanges(t *testing.T) {
 	s := small(t, nil)
 	var want int64
@@ -421,7 +438,7 @@ func TestAllExpirationsAndDateRanges(t *testing.T) {
 	for d := spx.NewDate(2024, 3, 9); d <= spx.NewDate(2024, 3, 17); d++ {
 		want += s.ExpectedRows(spx.Quote, "SPXW", d, exp)
 	}
-	_, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240309&end_date=20240317")
+	_, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240309&end_date=20240317&interval=1m")
 	_, rows := readCSV(t, body)
 	if int64(len(rows)) != want || want == 0 {
 		t.Fatalf("range: %d rows, want %d", len(rows), want)
