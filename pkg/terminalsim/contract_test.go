@@ -225,14 +225,22 @@ var contentTypes = map[string]string{"csv": "text/csv", "ndjson": "application/x
 func TestContractSimulatorResponses(t *testing.T) {
 	tab, ex := loadContract(t)
 	s := small(t, nil)
+	spec := small(t, func(c *Config) { c.JSONShape = JSONSpec })
 	exp := firstExp(t, s, "SPXW", day0315)
 	cases := contractCases(s, exp)
-	h := s.V3Handler()
+	if _, ok := thetaspec.Excepted(ex.Simulator, "*", "format:json="+JSONColumnar); !ok {
+		t.Errorf("the simulator's default format=json shape (%s) is not the spec's: it needs an exception saying why", JSONColumnar)
+	}
 	for i := range tab.Endpoints {
 		e := &tab.Endpoints[i]
 		c := cases[e.Path]
-		for _, format := range []string{"csv", "ndjson", "json"} {
+		for _, format := range []string{"csv", "ndjson", "json", "json-" + JSONColumnar} {
+			h := spec.V3Handler()
+			if format == "json-"+JSONColumnar {
+				h = s.V3Handler()
+			}
 			t.Run(e.Path+"/"+format, func(t *testing.T) {
+				format, shape, _ := strings.Cut(format, "-")
 				q := cloneQuery(c.q)
 				q.Set("format", format)
 				code, hdr, body := get(t, h, "/v3"+e.Fill(c.vars)+"?"+q.Encode())
@@ -252,7 +260,11 @@ func TestContractSimulatorResponses(t *testing.T) {
 						problems = append(problems, checkObject(e, ex, line, e.Response.NDJSONKeys, "line "+strconv.Itoa(n+1))...)
 					}
 				case "json":
-					problems = checkJSON(e, ex, body)
+					if shape == JSONColumnar {
+						problems = checkColumnar(e, ex, body)
+					} else {
+						problems = checkJSON(e, ex, body)
+					}
 				}
 				for _, p := range problems[:min(len(problems), 10)] {
 					t.Error(p)
@@ -378,6 +390,40 @@ func checkJSON(e *thetaspec.Endpoint, ex *thetaspec.Exceptions, body []byte) []s
 		out = append(out, checkObject(e, ex, cd.Contract, e.Response.JSONContractKeys, where+".contract")...)
 		for m, row := range cd.Data {
 			out = append(out, checkObject(e, ex, row, e.Response.JSONDataKeys, where+".data["+strconv.Itoa(m)+"]")...)
+		}
+	}
+	return out
+}
+
+// checkColumnar checks a columnar format=json answer: one array per column
+// of the spec, all of one length, each value of its column's type.
+func checkColumnar(e *thetaspec.Endpoint, ex *thetaspec.Exceptions, body []byte) []string {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var obj map[string][]any
+	if err := d.Decode(&obj); err != nil {
+		return []string{"not {\"column\":[…],…}: " + err.Error()}
+	}
+	var keys []string
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	if !sameSet(keys, e.ColumnNames()) {
+		return []string{"arrays " + strings.Join(sorted(keys), ",") + ", the spec's columns are " + strings.Join(sorted(e.ColumnNames()), ",")}
+	}
+	var out []string
+	n := len(obj[keys[0]])
+	for _, k := range keys {
+		if len(obj[k]) != n || n == 0 {
+			out = append(out, "array "+k+" has "+strconv.Itoa(len(obj[k]))+" values, "+keys[0]+" "+strconv.Itoa(n))
+			continue
+		}
+		for _, v := range obj[k] {
+			sv, isString := v.(string)
+			if !isString {
+				sv = jsonString(v)
+			}
+			out = append(out, checkCell(e, ex, column(e, k), sv, &isString)...)
 		}
 	}
 	return out

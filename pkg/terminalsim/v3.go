@@ -124,9 +124,33 @@ type v3Table struct {
 	rows   [][]string
 }
 
-func writeV3Table(w http.ResponseWriter, q url.Values, t v3Table) *termError {
+func (s *Sim) writeV3Table(w http.ResponseWriter, q url.Values, t v3Table) *termError {
 	format := q.Get("format")
 	var b []byte
+	if format == "json" && s.cfg.JSONShape != JSONSpec {
+		w.Header().Set("Content-Type", "application/json")
+		b = append(b, '{')
+		for j, name := range t.cols {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, name)
+			b = append(b, ':', '[')
+			for i, row := range t.rows {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				if t.quoted[j] {
+					b = strconv.AppendQuote(b, row[j])
+				} else {
+					b = append(b, row[j]...)
+				}
+			}
+			b = append(b, ']')
+		}
+		_, _ = w.Write(append(b, '}'))
+		return nil
+	}
 	switch format {
 	case "", "csv":
 		w.Header().Set("Content-Type", "text/csv")
@@ -218,7 +242,7 @@ func (s *Sim) v3ListExpirations(w http.ResponseWriter, r *http.Request) *termErr
 	if len(t.rows) == 0 {
 		return errf(472, "no expirations for %s", strings.Join(syms, ","))
 	}
-	return writeV3Table(w, q, t)
+	return s.writeV3Table(w, q, t)
 }
 
 func (s *Sim) v3ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
@@ -240,7 +264,7 @@ func (s *Sim) v3ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
 	if len(t.rows) == 0 {
 		return errf(472, "no strikes for %s expiration %s", strings.Join(syms, ","), exp)
 	}
-	return writeV3Table(w, q, t)
+	return s.writeV3Table(w, q, t)
 }
 
 // maxDTEParam reads max_dte (ok false when absent).
@@ -286,7 +310,7 @@ func (s *Sim) v3ListContracts(w http.ResponseWriter, r *http.Request) *termError
 	if len(t.rows) == 0 {
 		return errf(472, "no contracts quoted on %s for %s", date, strings.Join(syms, ","))
 	}
-	return writeV3Table(w, q, t)
+	return s.writeV3Table(w, q, t)
 }
 
 // eachContract visits the contracts quoted on date for roots.
@@ -334,7 +358,7 @@ func (s *Sim) v3ListDates(w http.ResponseWriter, r *http.Request) *termError {
 	for _, d := range dates {
 		t.rows = append(t.rows, []string{d.String()})
 	}
-	return writeV3Table(w, q, t)
+	return s.writeV3Table(w, q, t)
 }
 
 func ivlName(ms int32) string {
@@ -488,7 +512,12 @@ func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 		ct = "application/json"
 		head = []byte(`{"response":[`)
 	}
-	res := s.stream(w, r, newGen(ds, segs), format, total, head, ct)
+	var res streamed
+	if format == fmtV3JSON && s.cfg.JSONShape != JSONSpec {
+		res = s.streamColumnar(w, r, ds, segs, total)
+	} else {
+		res = s.stream(w, r, newGen(ds, segs), format, total, head, ct)
+	}
 	if res.complete {
 		s.completed(req.jobKey(), res.rows)
 	}

@@ -75,7 +75,8 @@ func TestV3CSVMatchesDoc(t *testing.T) {
 }
 
 func TestV3NDJSONAndJSONSameValues(t *testing.T) {
-	s := small(t, nil)
+	s := small(t, func(c *Config) { c.JSONShape = JSONSpec })
+	columnar := small(t, nil)
 	exp := firstExp(t, s, "SPXW", day0315)
 	base := "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=" + exp.String() + "&date=" + day0315.Compact() + "&interval=5m"
 	_, _, csvBody := get(t, s.V3Handler(), base)
@@ -138,6 +139,24 @@ func TestV3NDJSONAndJSONSameValues(t *testing.T) {
 	}
 	if i != len(rows) {
 		t.Fatalf("json: %d rows want %d", i, len(rows))
+	}
+	// The default columnar shape: one array per column, in row order.
+	_, _, js = get(t, columnar.V3Handler(), base+"&format=json")
+	var cols map[string][]any
+	d = json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber()
+	if err := d.Decode(&cols); err != nil || len(cols) != len(header) {
+		t.Fatalf("columnar json: %v, %d arrays", err, len(cols))
+	}
+	for j, name := range header {
+		if len(cols[name]) != len(rows) {
+			t.Fatalf("columnar %s: %d values want %d", name, len(cols[name]), len(rows))
+		}
+		for i := range rows {
+			if got := jsonString(cols[name][i]); got != rows[i][j] {
+				t.Fatalf("columnar row %d %s: %q, csv %q", i, name, got, rows[i][j])
+			}
+		}
 	}
 }
 

@@ -6,14 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/spx-archive/spx/pkg/spx"
 )
 
 // v3JSON turns a v3 format=json answer into the NDJSON the records reader
-// already reads: {"response":[row, …]} (lists) gives one line per row, and
-// {"response":[{"contract":{…},"data":[row, …]}, …]} (history, the shape of
-// the spec's application/json examples) one line per data row with the
-// contract's fields in front. One element of the response array is held at
-// a time: a list row, or one contract's rows.
+// already reads. It takes every shape a source describes:
+//
+//   - {"response":[row, …]} (the spec's list examples) and
+//     {"response":[{"contract":{…},"data":[row, …]}, …]} (its history
+//     examples): one line per row, the contract's fields in front; one
+//     element of the array is held at a time;
+//   - {"symbol":[…],"expiration":[…],…}, one array per column (what
+//     lumibot's and trade4ticks' clients read from real terminals): the
+//     whole answer is held, up to maxColumnarBody;
+//   - {"header":{"format":[names]},"response":[[values], …]} (the v2-style
+//     envelope trade4ticks also handles): one line per array.
 type v3JSON struct {
 	dec    *json.Decoder
 	url    string
@@ -21,10 +29,20 @@ type v3JSON struct {
 	opened bool
 	done   bool
 	err    error
+
+	format []string // header.format of the v2-style envelope
+	// columnar: the arrays, in the answer's order, and the next row.
+	names []string
+	cols  [][]json.RawMessage
+	row   int
 }
 
+// maxColumnarBody bounds a format=json answer: a columnar one cannot be
+// decoded before it has all arrived.
+const maxColumnarBody = 1 << 30
+
 func newV3JSON(r io.Reader, url string) *v3JSON {
-	d := json.NewDecoder(r)
+	d := json.NewDecoder(&capped{r: r, left: maxColumnarBody, url: url})
 	d.UseNumber()
 	return &v3JSON{dec: d, url: url}
 }
@@ -63,20 +81,34 @@ func (j *v3JSON) step() error {
 		if tok != json.Delim('{') {
 			return malformed(j.url, `the JSON answer does not start with {"response":[`, []byte(fmt.Sprint(tok)))
 		}
-		for {
-			tok, err := j.dec.Token()
-			if err != nil {
+		tok, err = j.dec.Token()
+		if err != nil {
+			return j.readErr(err)
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "response":
+		case "header":
+			var h struct {
+				Format []string `json:"format"`
+			}
+			if err := j.dec.Decode(&h); err != nil {
 				return j.readErr(err)
 			}
-			if key, _ := tok.(string); key == "response" {
-				break
-			}
-			var skip json.RawMessage // some other member before "response"
-			if err := j.dec.Decode(&skip); err != nil {
+			if tok, err = j.dec.Token(); err != nil {
 				return j.readErr(err)
 			}
+			if k, _ := tok.(string); k != "response" || len(h.Format) == 0 {
+				return malformed(j.url, `the JSON answer has a "header" without a "format" list followed by "response"`, nil)
+			}
+			j.format = h.Format
+		default:
+			return j.readColumns(key)
 		}
 		return j.expectDelim('[', `the JSON answer's "response" is not an array`)
+	}
+	if j.cols != nil {
+		return j.columnRow()
 	}
 	if !j.dec.More() {
 		if _, err := j.dec.Token(); err != nil { // ]
@@ -88,6 +120,9 @@ func (j *v3JSON) step() error {
 	var raw json.RawMessage
 	if err := j.dec.Decode(&raw); err != nil {
 		return j.readErr(err)
+	}
+	if j.format != nil {
+		return j.arrayRow(raw)
 	}
 	var el element
 	if err := json.Unmarshal(raw, &el); err != nil {
@@ -128,6 +163,97 @@ func (j *v3JSON) line(contract, row json.RawMessage) error {
 	}
 	j.out.WriteByte('\n')
 	return nil
+}
+
+// readColumns reads a columnar answer whole, first is its first key.
+func (j *v3JSON) readColumns(first string) error {
+	key := first
+	for {
+		var vals []json.RawMessage
+		if err := j.dec.Decode(&vals); err != nil {
+			return j.readErr(fmt.Errorf("column %q is not an array of values: %w", key, err))
+		}
+		if len(j.cols) > 0 && len(vals) != len(j.cols[0]) {
+			return malformed(j.url, fmt.Sprintf("column %q has %d values, %q has %d", key, len(vals), j.names[0], len(j.cols[0])), nil)
+		}
+		j.names, j.cols = append(j.names, key), append(j.cols, vals)
+		if !j.dec.More() {
+			break
+		}
+		tok, err := j.dec.Token()
+		if err != nil {
+			return j.readErr(err)
+		}
+		key, _ = tok.(string)
+	}
+	if _, err := j.dec.Token(); err != nil { // }
+		return j.readErr(err)
+	}
+	return nil
+}
+
+// columnRow writes the next row of a columnar answer.
+func (j *v3JSON) columnRow() error {
+	if j.row >= len(j.cols[0]) {
+		j.done = true
+		return nil
+	}
+	j.out.WriteByte('{')
+	for c, name := range j.names {
+		if c > 0 {
+			j.out.WriteByte(',')
+		}
+		b, _ := json.Marshal(name)
+		j.out.Write(b)
+		j.out.WriteByte(':')
+		if err := json.Compact(&j.out, j.cols[c][j.row]); err != nil {
+			return malformed(j.url, fmt.Sprintf("value %d of column %q is not JSON", j.row, name), j.cols[c][j.row])
+		}
+	}
+	j.out.WriteString("}\n")
+	j.row++
+	return nil
+}
+
+// arrayRow writes one row of the v2-style envelope, named by its format.
+func (j *v3JSON) arrayRow(raw json.RawMessage) error {
+	var vals []json.RawMessage
+	if err := json.Unmarshal(raw, &vals); err != nil || len(vals) != len(j.format) {
+		return malformed(j.url, fmt.Sprintf("a row of the JSON answer is not an array of %d values (header.format)", len(j.format)), raw)
+	}
+	j.out.WriteByte('{')
+	for c, name := range j.format {
+		if c > 0 {
+			j.out.WriteByte(',')
+		}
+		b, _ := json.Marshal(name)
+		j.out.Write(b)
+		j.out.WriteByte(':')
+		if err := json.Compact(&j.out, vals[c]); err != nil {
+			return malformed(j.url, "a value of the JSON answer is not JSON", raw)
+		}
+	}
+	j.out.WriteString("}\n")
+	return nil
+}
+
+// capped reads at most left bytes, then fails with a clear error.
+type capped struct {
+	r    io.Reader
+	left int64
+	url  string
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, spx.Permanent(fmt.Errorf("reading %s: the format=json answer is larger than %d MiB: set thetadata.format to csv (streamed, no limit)", c.url, maxColumnarBody>>20))
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func (j *v3JSON) expectDelim(d json.Delim, what string) error {
