@@ -46,7 +46,7 @@ type Config struct {
 	// default) or JSONSpec.
 	JSONShape string
 	Faults    Faults
-	Logger           *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Latency models the time a real terminal takes per request: FirstByte
