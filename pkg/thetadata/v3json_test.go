@@ -67,3 +67,36 @@ func TestV3JSONErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNDJSONLastLine: the spec's NDJSON examples end without a line ending
+// after the last object, which is a whole answer; a last line cut inside an
+// object is a cut connection (transient), not bad data.
+func TestNDJSONLastLine(t *testing.T) {
+	whole := `{"symbol":"SPXW","expiration":"2024-03-15"}` + "\n" + `{"symbol":"SPXW","expiration":"2024-03-22"}`
+	rec, err := newRecords(strings.NewReader(whole), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		_, err := rec.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("%d records, want 2", n)
+	}
+	rec, err = newRecords(strings.NewReader(whole[:len(whole)-5]), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = rec.next()
+	if _, err := rec.next(); spx.ClassOf(err) != spx.ClassTransient || !errors.Is(err, ErrTruncated) {
+		t.Fatalf("a cut last object: %v, want a transient truncation", err)
+	}
+}
