@@ -402,3 +402,33 @@ func TestParseErrorRates(t *testing.T) {
 		}
 	}
 }
+
+// TestLatencyKeepsTheAnswer: a paced answer (first-byte delay, bytes/s cap)
+// is byte for byte the unpaced one, and the delay holds the request's slot:
+// at concurrency 1 a second request waits for the first (MaxConcurrent 1).
+func TestLatencyKeepsTheAnswer(t *testing.T) {
+	plain := small(t, nil)
+	paced := small(t, func(c *Config) {
+		c.Concurrency = 1
+		c.Latency = Latency{FirstByte: 20 * time.Millisecond, BytesPerSecond: 64 << 20}
+	})
+	exp := firstExp(t, plain, "SPXW", day0315)
+	path := "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=1m"
+	_, _, want := get(t, plain.V3Handler(), path)
+	v3, _ := listen(t, paced)
+	done := make(chan []byte, 2)
+	for range 2 {
+		go func() {
+			_, _, b, _ := httpGet(t, nil, v3+path)
+			done <- b
+		}()
+	}
+	for range 2 {
+		if got := <-done; !bytes.Equal(got, want) || len(want) < 100<<10 {
+			t.Fatalf("paced answer of %d bytes differs from the unpaced %d", len(got), len(want))
+		}
+	}
+	if st := paced.Stats(); st.MaxConcurrent != 1 {
+		t.Fatalf("max concurrent %d at concurrency 1", st.MaxConcurrent)
+	}
+}
