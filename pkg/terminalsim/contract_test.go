@@ -15,7 +15,7 @@ import (
 
 // The simulator against spx's contract table of ThetaData's v3 OpenAPI
 // file (pkg/thetaspec): every parameter the spec lists for an endpoint is
-// read by the simulator (V3Params) or excepted with a reason, every value
+// read by the simulator (v3Params) or excepted with a reason, every value
 // the spec allows is accepted and a value it does not allow answers 473,
 // and every answer, in each format, has the spec's columns in order with
 // the spec's types, line endings and JSON shape.
@@ -139,7 +139,7 @@ func TestContractSimulatorParameters(t *testing.T) {
 			if code, body := call(c.vars, c.q); code != 200 {
 				t.Fatalf("baseline %s?%s: %d %s", e.Path, c.q.Encode(), code, body)
 			}
-			read := V3Params[e.Path]
+			read := v3Params[e.Path]
 			for _, name := range read {
 				if _, ok := e.Param(name); !ok {
 					t.Errorf("the simulator reads %s, which the spec does not list for %s", name, e.Path)

@@ -27,10 +27,10 @@ var v3Datasets = map[string]spx.Dataset{
 	"/v3" + spx.OpenInterest.V3Path(): spx.OpenInterest,
 }
 
-// V3Params are the query and path parameters the simulator reads, per
+// v3Params are the query and path parameters the simulator reads, per
 // endpoint (spec path below /v3). pkg/thetaspec's contract test fails on a
 // parameter the spec lists that is neither here nor excepted with a reason.
-var V3Params = map[string][]string{
+var v3Params = map[string][]string{
 	"/option/list/expirations":              {"symbol", "format"},
 	"/option/list/strikes":                  {"symbol", "expiration", "format"},
 	"/option/list/dates/{request_type}":     {"request_type", "symbol", "expiration", "strike", "right", "format"},

@@ -463,3 +463,44 @@ func TestAllExpirationsAndDateRanges(t *testing.T) {
 		t.Fatalf("range: %d rows, want %d", len(rows), want)
 	}
 }
+
+// TestMaxDTEAndStrikeRange: the spec's max_dte keeps expirations at most n
+// calendar days out; strike_range keeps n strikes each side of the spot
+// (components.parameters.max_dte, .strike_range).
+func TestMaxDTEAndStrikeRange(t *testing.T) {
+	s := small(t, func(c *Config) { c.MaxStrikes = 0 })
+	exps := s.Expirations("SPXW", day0315)
+	base := "/v3/option/history/open_interest?symbol=SPXW&expiration=*&date=20240315"
+	_, _, body := get(t, s.V3Handler(), base+"&max_dte=0")
+	_, rows := readCSV(t, body)
+	if len(rows) == 0 {
+		t.Fatal("max_dte=0: no rows")
+	}
+	for _, r := range rows {
+		if r[1] != day0315.String() {
+			t.Fatalf("max_dte=0 served expiration %s", r[1])
+		}
+	}
+	_, _, body = get(t, s.V3Handler(), base)
+	_, all := readCSV(t, body)
+	if len(all) <= len(rows) || len(exps) < 2 {
+		t.Fatalf("without max_dte: %d rows, with max_dte=0 %d (%d expirations)", len(all), len(rows), len(exps))
+	}
+	_, _, body = get(t, s.V3Handler(), base+"&strike_range=2")
+	_, rows = readCSV(t, body)
+	perExp := map[string]map[string]bool{}
+	for _, r := range rows {
+		if perExp[r[1]] == nil {
+			perExp[r[1]] = map[string]bool{}
+		}
+		perExp[r[1]][r[2]] = true
+	}
+	for e, ks := range perExp {
+		if len(ks) != 4 && len(ks) != 5 {
+			t.Errorf("strike_range=2, expiration %s: %d strikes, want 4 or 5", e, len(ks))
+		}
+	}
+	if code, _, _ := get(t, s.V3Handler(), base+"&strike_range=0"); code != 473 {
+		t.Errorf("strike_range=0: %d, the spec's minimum is 1", code)
+	}
+}
