@@ -19,11 +19,13 @@ import (
 //     element of the array is held at a time;
 //   - {"symbol":[…],"expiration":[…],…}, one array per column (what
 //     lumibot's and trade4ticks' clients read from real terminals): the
-//     whole answer is held, up to maxColumnarBody;
+//     whole answer is held, up to maxColumnarBody (the other shapes
+//     stream, without a limit);
 //   - {"header":{"format":[names]},"response":[[values], …]} (the v2-style
 //     envelope trade4ticks also handles): one line per array.
 type v3JSON struct {
 	dec    *json.Decoder
+	body   *capped
 	url    string
 	out    bytes.Buffer
 	opened bool
@@ -39,12 +41,13 @@ type v3JSON struct {
 
 // maxColumnarBody bounds a format=json answer: a columnar one cannot be
 // decoded before it has all arrived.
-const maxColumnarBody = 1 << 30
+var maxColumnarBody int64 = 1 << 30 // a variable for tests
 
 func newV3JSON(r io.Reader, url string) *v3JSON {
-	d := json.NewDecoder(&capped{r: r, left: maxColumnarBody, url: url})
+	c := &capped{r: r, left: -1, url: url}
+	d := json.NewDecoder(c)
 	d.UseNumber()
-	return &v3JSON{dec: d, url: url}
+	return &v3JSON{dec: d, body: c, url: url}
 }
 
 func (j *v3JSON) Read(p []byte) (int, error) {
@@ -167,6 +170,7 @@ func (j *v3JSON) line(contract, row json.RawMessage) error {
 
 // readColumns reads a columnar answer whole, first is its first key.
 func (j *v3JSON) readColumns(first string) error {
+	j.body.left = maxColumnarBody
 	key := first
 	for {
 		var vals []json.RawMessage
@@ -237,7 +241,8 @@ func (j *v3JSON) arrayRow(raw json.RawMessage) error {
 	return nil
 }
 
-// capped reads at most left bytes, then fails with a clear error.
+// capped reads at most left more bytes (no limit while left < 0), then
+// fails with a clear error.
 type capped struct {
 	r    io.Reader
 	left int64
@@ -245,7 +250,10 @@ type capped struct {
 }
 
 func (c *capped) Read(p []byte) (int, error) {
-	if c.left <= 0 {
+	if c.left < 0 {
+		return c.r.Read(p)
+	}
+	if c.left == 0 {
 		return 0, spx.Permanent(fmt.Errorf("reading %s: the format=json answer is larger than %d MiB: set thetadata.format to csv (streamed, no limit)", c.url, maxColumnarBody>>20))
 	}
 	if int64(len(p)) > c.left {

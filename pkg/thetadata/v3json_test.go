@@ -100,3 +100,18 @@ func TestNDJSONLastLine(t *testing.T) {
 		t.Fatalf("a cut last object: %v, want a transient truncation", err)
 	}
 }
+
+// TestV3JSONColumnarCap: a columnar answer is held whole, so its size is
+// bounded, with an error saying to use csv; the streamed shapes are not.
+func TestV3JSONColumnarCap(t *testing.T) {
+	defer func(n int64) { maxColumnarBody = n }(maxColumnarBody)
+	maxColumnarBody = 64
+	big := `{"symbol":[` + strings.Repeat(`"SPXW",`, 40) + `"SPXW"]}`
+	if _, err := io.ReadAll(newV3JSON(strings.NewReader(big), "test")); err == nil || !strings.Contains(err.Error(), "set thetadata.format to csv") {
+		t.Fatalf("over the cap: %v", err)
+	}
+	rows := `{"response":[` + strings.Repeat(`{"symbol":"SPXW"},`, 40) + `{"symbol":"SPXW"}]}`
+	if got, err := io.ReadAll(newV3JSON(strings.NewReader(rows), "test")); err != nil || strings.Count(string(got), "\n") != 41 {
+		t.Fatalf("streamed rows over the cap: %v, %d lines", err, strings.Count(string(got), "\n"))
+	}
+}
