@@ -30,6 +30,5 @@
 // Known simplifications: the v3 `tick` interval is served at 1m; v2 `rth`
 // is ignored (regular hours only); intraday windows finer than 23401 stamps
 // a day answer 570; greeks' rate and dividend parameters are ignored; the
-// trade variants of the list endpoints and v2's per-contract hist endpoints
-// are not served.
+// trade variants of the v3 list endpoints are not served.
 package terminalsim

@@ -152,6 +152,7 @@ const (
 	fmtV3JSON
 	fmtV2JSON
 	fmtV2CSV
+	fmtV2Flat // the response of a per-contract /v2/hist request: [[values], …]
 )
 
 // appendV3Value appends column j of the current row in v3 form.

@@ -130,6 +130,8 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowF
 			o.buf = append(o.buf, "]}"...)
 		}
 		o.buf = append(o.buf, "]}"...)
+	case fmtV2Flat:
+		o.buf = append(o.buf, "]}"...)
 	}
 	o.send()
 	return streamed{rows: rows, complete: o.err == nil}
@@ -157,6 +159,12 @@ func appendRow(dst []byte, g *gen, cols []col, format rowFormat, last *contract,
 			dst = append(dst, ',')
 		}
 		return appendV3DataRow(dst, g, cols)
+	case fmtV2Flat:
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		return append(appendV2Values(dst, g, cols), ']')
 	case fmtV2CSV:
 		dst = append(dst, g.con.v2CSV...)
 		return append(appendV2Values(dst, g, cols), '\n')
@@ -193,6 +201,7 @@ type page struct {
 	req       *histReq
 	offset    int64
 	csv       bool
+	flat      bool // a per-contract /v2/hist answer: bare tick arrays
 	rowsSoFar int64
 	created   time.Time
 }

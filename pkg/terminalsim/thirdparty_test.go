@@ -444,3 +444,57 @@ func TestThirdPartyLeanV2(t *testing.T) {
 		t.Fatalf("no data: %d, Lean stops on 472", code)
 	}
 }
+
+// Lean ThetaDataHistoryProvider (GetSymbolHistoryQueryParametersBySymbol,
+// GetResourceUrlHistoryData): per-contract v2 history, hist/option/{quote,
+// ohlc,eod,open_interest} with root, exp, strike, right, start_date,
+// end_date (and ivl); the envelope's response is an array of tick arrays
+// (its converters read token[0…n-1]), paged by header.next_page. The
+// simulator did not serve these endpoints before.
+func TestThirdPartyLeanV2ContractHistory(t *testing.T) {
+	s := small(t, func(c *Config) { c.TickLimit = 100 })
+	_, v2 := listen(t, s)
+	exp := firstExp(t, s, "SPXW", day0315)
+	k := dayStrikes(s, "SPXW", day0315, exp)[0]
+	for ds, n := range map[spx.Dataset]int{spx.Quote: 10, spx.OpenInterest: 3, spx.EOD: 17, spx.OHLC: 8} {
+		q := url.Values{"root": {"SPXW"}, "exp": {exp.Compact()}, "strike": {strconv.FormatInt(k, 10)}, "right": {"C"},
+			"start_date": {"20240315"}, "end_date": {"20240315"}, "ivl": {"60000"}}
+		next := v2 + "/v2/hist/option/" + string(ds) + "?" + q.Encode()
+		ticks, pages := 0, 0
+		for next != "null" {
+			code, _, body, err := httpGet(t, nil, next)
+			if err != nil || code != 200 {
+				t.Fatalf("%s: %d %v %s", ds, code, err, body)
+			}
+			var env struct {
+				Header struct {
+					NextPage string   `json:"next_page"`
+					Format   []string `json:"format"`
+				} `json:"header"`
+				Response [][]json.Number `json:"response"`
+			}
+			if err := json.Unmarshal(body, &env); err != nil {
+				t.Fatalf("%s: %v %.200s", ds, err, body)
+			}
+			for _, tk := range env.Response {
+				if len(tk) != n || len(env.Header.Format) != n {
+					t.Fatalf("%s: a tick of %d values, format %v; Lean reads %d", ds, len(tk), env.Header.Format, n)
+				}
+			}
+			ticks += len(env.Response)
+			pages++
+			next = env.Header.NextPage
+		}
+		// The contract's ticks are the bulk answer's for that contract (one
+		// page: the same market at the default tick limit).
+		_, _, body := get(t, small(t, nil).V2Handler(), "/v2"+ds.V2Path()+"?"+url.Values{"root": {"SPXW"}, "exp": {exp.Compact()}, "start_date": {"20240315"},
+			"end_date": {"20240315"}, "ivl": {"60000"}, "right": {"C"}, "strike": {strconv.FormatInt(k, 10)}}.Encode())
+		want := len(flatTicks(decodeV2(t, body)))
+		if ticks != want || want == 0 || (ds == spx.Quote && pages < 2) {
+			t.Fatalf("%s: %d ticks over %d pages, bulk has %d", ds, ticks, pages, want)
+		}
+	}
+	if code, _, _ := call(t, v2, "/v2/hist/option/quote", url.Values{"root": {"SPXW"}, "exp": {exp.Compact()}, "start_date": {"20240315"}}); code != 473 {
+		t.Fatalf("without strike and right: %d, want 473", code)
+	}
+}
