@@ -71,3 +71,31 @@ func TestConfigValidateDeep(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigValidateDeepV2: against a v2 terminal every check names the v2
+// endpoint asked and spx's readers take each answer.
+func TestConfigValidateDeepV2(t *testing.T) {
+	sim := terminalsim.New(terminalsim.Config{Seed: 3, MaxExpirations: 2, MaxStrikes: 2})
+	_, v2, stop, err := sim.Listen("", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	dir := t.TempDir()
+	t.Setenv("SPX_PROCESSING_TEMP_DIR", filepath.Join(dir, "temp"))
+	t.Setenv("SPX_NATS_STORE_DIR", filepath.Join(dir, "nats"))
+	code, out, stderr := storeRunSPX(t, "--db", filepath.Join(dir, "spx.db"), "--terminal", v2, "--output-dir", filepath.Join(dir, "out"),
+		"config", "validate", "--deep", "--deep-date", "2024-03-15", "--format", "json")
+	var rep validateReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK {
+		t.Fatalf("exit %d, %v: %s %s", code, err, out, stderr)
+	}
+	if len(rep.Deep) != 8 {
+		t.Fatalf("%d checks", len(rep.Deep))
+	}
+	for _, ch := range rep.Deep {
+		if !strings.HasPrefix(ch.Endpoint, "/v2/") || !strings.Contains(ch.URL, "/v2/") || ch.Rows == 0 {
+			t.Errorf("check %+v", ch)
+		}
+	}
+}

@@ -46,7 +46,7 @@ func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]C
 	add := func(ch Check) { out = append(out, ch) }
 
 	exps, err := c.Expirations(ctx, root)
-	ch := c.rawCheck(ctx, tab, "/option/list/expirations", "/v3/option/list/expirations?symbol="+root)
+	ch := c.rawCheck(ctx, tab, "/option/list/expirations", "/v3/option/list/expirations?symbol="+root, "/v2/list/expirations?root="+root)
 	ch.Rows = len(exps)
 	if err != nil {
 		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
@@ -62,7 +62,8 @@ func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]C
 	}
 	exp := exps[len(exps)-1]
 	contracts, err := c.Contracts(ctx, date, []string{root})
-	ch = c.rawCheck(ctx, tab, "/option/list/contracts/{request_type}", "/v3/option/list/contracts/quote?date="+date.Compact()+"&symbol="+root)
+	ch = c.rawCheck(ctx, tab, "/option/list/contracts/{request_type}", "/v3/option/list/contracts/quote?date="+date.Compact()+"&symbol="+root,
+		fmt.Sprintf("/v2/list/contracts/option/quote?start_date=%d&root=%s", date.Int(), root))
 	ch.Rows = len(contracts)
 	if err != nil {
 		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
@@ -76,7 +77,8 @@ func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]C
 	}
 	add(ch)
 	dates, err := c.ExpirationDates(ctx, root, exp)
-	ch = c.rawCheck(ctx, tab, "/option/list/dates/{request_type}", "/v3/option/list/dates/quote?symbol="+root+"&expiration="+exp.Compact())
+	ch = c.rawCheck(ctx, tab, "/option/list/dates/{request_type}", "/v3/option/list/dates/quote?symbol="+root+"&expiration="+exp.Compact(),
+		fmt.Sprintf("/v2/list/dates/option/quote?root=%s&exp=%d", root, exp.Int()))
 	ch.Rows = len(dates)
 	if err != nil {
 		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
@@ -88,12 +90,7 @@ func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]C
 	for _, ds := range spx.Datasets {
 		req := spx.HistoryRequest{Dataset: ds, Root: root, Date: date, Expiration: exp, Interval: time.Hour, Right: 'C'}
 		pq := c.historyPath(req)
-		ch := Check{Endpoint: "/v2" + ds.V2Path()}
-		if c.gen == "v3" {
-			ch = c.rawCheck(ctx, tab, ds.V3Path(), strings.Replace(pq, "&format="+c.o.V3Format, "", 1))
-		} else {
-			ch.URL = c.base + pq
-		}
+		ch := c.rawCheck(ctx, tab, ds.V3Path(), strings.Replace(pq, "&format="+c.o.V3Format, "", 1), pq)
 		n, err := c.readAll(ctx, req)
 		ch.Rows = n
 		if err != nil {
@@ -153,13 +150,15 @@ func (c *Client) readAll(ctx context.Context, req spx.HistoryRequest) (int, erro
 	return n, s.Err()
 }
 
-// rawCheck asks the v3 terminal pq (no format parameter) in csv, ndjson and
-// json and compares each answer with endpoint's contract. On v2 it only
-// names the check.
-func (c *Client) rawCheck(ctx context.Context, tab *thetaspec.Table, endpoint, pq string) Check {
+// rawCheck asks a v3 terminal pq (no format parameter) in csv, ndjson and
+// json and compares each answer with endpoint's contract. A v2 terminal has
+// no contract table: the check is named by v2pq and rests on spx's own
+// readers (the caller's part).
+func (c *Client) rawCheck(ctx context.Context, tab *thetaspec.Table, endpoint, pq, v2pq string) Check {
 	ch := Check{Endpoint: endpoint, URL: c.base + pq, Differences: []string{}}
 	if c.gen != "v3" {
-		ch.Endpoint, ch.URL = strings.TrimPrefix(pq, "/v3"), c.base+pq
+		path, _, _ := strings.Cut(v2pq, "?")
+		ch.Endpoint, ch.URL = path, c.base+v2pq
 		return ch
 	}
 	e, ok := tab.Endpoint(endpoint)
