@@ -35,7 +35,8 @@ func Derive(raw []byte, src Source) (*Table, error) {
 	info, _ := doc["info"].(map[string]any)
 	src.Title, src.Version = str(info["title"]), str(info["version"])
 	if servers, _ := doc["servers"].([]any); len(servers) > 0 {
-		src.Server = str(servers[0].(map[string]any)["url"])
+		s0, _ := servers[0].(map[string]any)
+		src.Server = str(s0["url"])
 	}
 	ct := &Table{
 		Comment: "spx's summary of ThetaData's v3 OpenAPI file (see pkg/thetaspec); written by `make contract-spec-update`, do not edit by hand",
@@ -56,7 +57,7 @@ func Derive(raw []byte, src Source) (*Table, error) {
 		ep.P90DurationMs, _ = strconv.Atoi(str(item["x-concurrent-limit-ttl-ms"]))
 		plist, _ := op["parameters"].([]any)
 		for i, p := range plist {
-			pm := p.(map[string]any)
+			pm, _ := p.(map[string]any)
 			ref := str(pm["$ref"])
 			name := strings.TrimPrefix(ref, "#/components/parameters/")
 			def, ok := params[name].(map[string]any)
@@ -94,7 +95,8 @@ func paramOf(def map[string]any, cite string) Param {
 }
 
 func responseOf(op map[string]any, cite string) (Response, error) {
-	r200, _ := op["responses"].(map[string]any)["200"].(map[string]any)
+	resps, _ := op["responses"].(map[string]any)
+	r200, _ := resps["200"].(map[string]any)
 	content, _ := r200["content"].(map[string]any)
 	r := Response{Spec: cite + ".responses.200.content"}
 	for ct := range content {
@@ -102,7 +104,8 @@ func responseOf(op map[string]any, cite string) (Response, error) {
 	}
 	slices.Sort(r.ContentTypes)
 	csv, _ := content["text/csv"].(map[string]any)
-	items, _ := csv["schema"].(map[string]any)["items"].(map[string]any)
+	sch, _ := csv["schema"].(map[string]any)
+	items, _ := sch["items"].(map[string]any)
 	props, _ := items["properties"].(map[string]any)
 	// YAML maps lose their order in map[string]any: take the order from
 	// the CSV example's header, which must name exactly these columns.
