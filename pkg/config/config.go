@@ -13,6 +13,7 @@ import (
 type Config struct {
 	ThetaBaseURL    string        // thetadata.base_url ("" = by generation: v3 :25503, v2 :25510)
 	ThetaAPI        string        // thetadata.api: auto | v3 | v2
+	ThetaFormat     string        // thetadata.format: v3 csv | ndjson | json
 	Concurrency     int           // thetadata.concurrency (1..128)
 	Timeout         time.Duration // thetadata.timeout (overall per request)
 	StartDate       spx.Date      // processing.start_date (zero = unset)
@@ -61,6 +62,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		ThetaAPI:      "auto",
+		ThetaFormat:   "csv",
 		Concurrency:   4,
 		Timeout:       5 * time.Minute,
 		StartDate:     spx.NewDate(2020, time.January, 1),

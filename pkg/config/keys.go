@@ -64,6 +64,13 @@ var Keys = []Key{
 		get:         func(c Config) string { return c.ThetaAPI },
 	},
 	{
+		Name: "thetadata.format", Default: "csv",
+		Description: "v3 answer format spx asks for: csv (fastest to decode), ndjson or json",
+		Validate:    oneOf("csv", "ndjson", "json"),
+		set:         func(c *Config, v string) { c.ThetaFormat = v },
+		get:         func(c Config) string { return c.ThetaFormat },
+	},
+	{
 		Name: "thetadata.concurrency", Default: "4",
 		Description: "requests in flight at the terminal, cluster-wide (FREE 1, VALUE 2, STANDARD 4, PRO 8)",
 		Validate:    validateConcurrency,

@@ -118,7 +118,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	}
 	src := o.Source
 	if src == nil && (o.Coordinator || o.Fetchers > 0) {
-		c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log})
+		c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, V3Format: cfg.ThetaFormat, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log})
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)
