@@ -4,7 +4,7 @@ BIN     ?= bin
 PKGS    ?= ./...
 DEMO_DIR ?= ./demo-data
 
-.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go test-cluster netns-test faults weed clean
+.PHONY: all build test test-short lint fmt proto demo bench bench-quick bench-go test-cluster netns-test faults weed contract-spec contract-spec-update bench-chain clean
 
 all: build
 
@@ -55,6 +55,15 @@ netns-test: build ## separate hosts in network namespaces (root): 476 vs proxy, 
 
 faults: ## the full fault suite: crashes, terminal faults, full disk, bad data, 5-day load (about 30+ min)
 	./scripts/faults.sh full
+
+bench-chain: ## one expiration=* request per day and root vs one per expiration, same concurrency, simulated terminal latency (prints per-exp/chain)
+	$(GO) test -run '^$$' -bench ChainVsPerExpiration -benchtime 1x ./pkg/thetadata/
+
+contract-spec: ## re-check pkg/thetaspec's contract table against ThetaData's v3 OpenAPI file (SPX_THETADATA_OPENAPI=path, or the mirror; see docs/thetadata.md)
+	$(GO) test -count=1 -run 'TestTableMatchesSpec|TestSpecExamples' -v ./pkg/thetaspec/ ./pkg/thetadata/
+
+contract-spec-update: ## re-derive pkg/thetaspec/contract.yaml from the spec (review the diff)
+	$(GO) test -count=1 -run TestTableMatchesSpec ./pkg/thetaspec/ -update
 
 clean:
 	rm -rf $(BIN) $(DEMO_DIR)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spx-archive/spx/pkg/config"
 	"github.com/spx-archive/spx/pkg/pipeline"
+	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/thetadata"
 )
 
 func newConfigCommand(o *Options) *cobra.Command {
@@ -187,6 +189,7 @@ func displayOf(key, value string) string {
 
 func newConfigValidateCommand(o *Options) *cobra.Command {
 	var format string
+	var deep deepFlags
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check every configuration value, the directories, the terminal and NATS",
@@ -196,25 +199,45 @@ credentials may write there), that a Theta Terminal answers (v3 health endpoint
 first, then v2; 3 s each) and, when nats.url is set, that NATS accepts a
 connection. Every problem is listed; the exit code is 1 when there is any.
 
-JSON (--format json): {"ok":bool,"terminal":{"generation","status"},"problems":[...]}.`,
+With --deep it then exercises every list and history endpoint spx uses
+against the terminal (for --deep-root, default the first of processing.roots,
+on --deep-date, default the latest trade date of the nearest expiration) and
+reports each difference from what spx expects: columns and their order,
+value types, line endings, the format=json envelope, the 472 answer to a day
+without a session, v3 paging, and whether spx's own readers take the answer
+(docs/thetadata.md lists what is compared). A user with a real terminal can
+send that report.
+
+JSON (--format json): {"ok":bool,"terminal":{"generation","status"},
+"deep":[{"endpoint","url","rows","differences":[...],"notes":[...]}],"problems":[...]}.`,
 		Example: `  spx config validate
-  spx --terminal http://127.0.0.1:25510 config validate`,
+  spx --terminal http://127.0.0.1:25510 config validate
+  spx config validate --deep --format json > terminal-report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runConfigValidate(cmd.Context(), o, cmd.OutOrStdout(), format)
+			return runConfigValidate(cmd.Context(), o, cmd.OutOrStdout(), format, deep)
 		},
 	}
 	addFormatFlag(cmd, &format)
+	cmd.Flags().BoolVar(&deep.on, "deep", false, "also exercise every list and history endpoint spx uses and report differences from what spx expects")
+	cmd.Flags().StringVar(&deep.root, "deep-root", "", "root to ask about with --deep (default: the first of processing.roots)")
+	cmd.Flags().StringVar(&deep.date, "deep-date", "", "trade date (YYYY-MM-DD) to ask about with --deep (default: the latest trade date of the nearest expiration)")
 	return cmd
+}
+
+type deepFlags struct {
+	on         bool
+	root, date string
 }
 
 // validateReport is the result of `config validate`.
 type validateReport struct {
-	OK       bool           `json:"ok"`
-	Terminal *terminalProbe `json:"terminal,omitempty"`
-	NATS     string         `json:"nats,omitempty"`
-	Archive  string         `json:"archive,omitempty"`
-	Problems []string       `json:"problems"`
+	OK       bool              `json:"ok"`
+	Terminal *terminalProbe    `json:"terminal,omitempty"`
+	Deep     []thetadata.Check `json:"deep,omitempty"`
+	NATS     string            `json:"nats,omitempty"`
+	Archive  string            `json:"archive,omitempty"`
+	Problems []string          `json:"problems"`
 }
 
 type terminalProbe struct {
@@ -222,10 +245,16 @@ type terminalProbe struct {
 	Status     string `json:"status"`
 }
 
-func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format string) error {
+func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format string, deep deepFlags) error {
 	format, err := outputFormat(format, out)
 	if err != nil {
 		return err
+	}
+	var deepDate spx.Date
+	if deep.date != "" {
+		if deepDate, err = spx.ParseDate(deep.date); err != nil {
+			return Usagef("invalid --deep-date %q: use YYYY-MM-DD", deep.date)
+		}
 	}
 	rep := validateReport{Problems: []string{}}
 	var stored config.StoredConfig
@@ -273,6 +302,9 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 		if status != "CONNECTED" {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("the %s terminal answered %s, not CONNECTED: check its login and network, then try again", gen, status))
 		}
+		if deep.on {
+			rep.Deep, rep.Problems = deepCheck(ctx, o, cfg, deep.root, deepDate, rep.Problems)
+		}
 	}
 	if cfg.NATSURL == "" {
 		rep.NATS = "embedded (nats.url is empty)"
@@ -300,6 +332,19 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 		if rep.Terminal != nil {
 			fmt.Fprintf(out, "terminal: %s answered %s\n", rep.Terminal.Generation, rep.Terminal.Status)
 		}
+		for _, ch := range rep.Deep {
+			mark := "ok"
+			if len(ch.Differences) > 0 {
+				mark = "DIFF"
+			}
+			fmt.Fprintf(out, "deep %s\t%s\t%d rows\t%s\n", mark, ch.Endpoint, ch.Rows, ch.URL)
+			for _, d := range ch.Differences {
+				fmt.Fprintf(out, "    - %s\n", d)
+			}
+			for _, n := range ch.Notes {
+				fmt.Fprintf(out, "    note: %s\n", n)
+			}
+		}
 		if rep.NATS != "" {
 			fmt.Fprintf(out, "nats: %s\n", rep.NATS)
 		}
@@ -317,6 +362,29 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 		return fmt.Errorf("configuration has %d problem(s), listed above: fix them and run 'spx config validate' again", len(rep.Problems))
 	}
 	return nil
+}
+
+// deepCheck runs thetadata's DeepCheck against the configured terminal and
+// adds a problem per endpoint that differs from what spx expects.
+func deepCheck(ctx context.Context, o *Options, cfg config.Config, root string, date spx.Date, problems []string) ([]thetadata.Check, []string) {
+	if root == "" && len(cfg.Roots) > 0 {
+		root = cfg.Roots[0]
+	}
+	c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, V3Format: cfg.ThetaFormat,
+		Token: cfg.ThetaToken, Timeout: cfg.Timeout, Logger: o.Logger()})
+	if err != nil {
+		return nil, append(problems, "deep check: "+err.Error())
+	}
+	checks, err := c.DeepCheck(ctx, root, date)
+	if err != nil {
+		problems = append(problems, "deep check: "+err.Error())
+	}
+	for _, ch := range checks {
+		if len(ch.Differences) > 0 {
+			problems = append(problems, fmt.Sprintf("deep check: %s answers differently from what spx expects (%d difference(s), listed above): send this report with the terminal's version", ch.Endpoint, len(ch.Differences)))
+		}
+	}
+	return checks, problems
 }
 
 // probeNATS checks that the first server of a NATS URL list accepts a TCP

@@ -35,6 +35,7 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 		collector.WatchTerminal(terminal)
 	}
 	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Terminal: terminal,
+		Follow: p.Coord.FollowStatus,
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})
 			return res.Jobs, err

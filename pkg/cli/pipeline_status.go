@@ -59,8 +59,11 @@ func collectStatus(ctx context.Context, o *Options, errorsN int) (statusOutput, 
 	out.NATS = url
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if r, err := coordinator.NewClient(nc).Status(lctx); err == nil {
-		out.Terminal = r.Terminal // the terminal as the running coordinator sees it
+	// The coordinator's own view: when it enqueues the next day, and the
+	// terminal as it sees it.
+	if rep, err := coordinator.NewClient(nc).Status(lctx); err == nil {
+		out.statusReport.Follow = rep.Follow
+		out.Terminal = rep.Terminal
 	}
 	js, err := jetstream.New(nc)
 	if err == nil {
@@ -90,6 +93,7 @@ func renderLive(tw *tabwriter.Writer, s statusOutput) error {
 		fmt.Fprintf(tw, "live\tno NATS server reachable (start spx run, or set nats.url)\n")
 		return nil
 	}
+	renderFollow(tw, s.statusReport.Follow, time.Now())
 	if s.LiveError != "" {
 		fmt.Fprintf(tw, "live\t%s: %s\n", s.NATS, s.LiveError)
 		return nil
@@ -188,4 +192,30 @@ func (s coordinatorState) Errors(ctx context.Context, limit int) ([]spx.ErrorEnt
 // AllConfig returns the values stored in the coordinator's database.
 func (s coordinatorState) AllConfig(ctx context.Context) (map[string]string, error) {
 	return s.c.ConfigGet(ctx)
+}
+
+// renderFollow says when the coordinator enqueues the next day by itself.
+func renderFollow(tw *tabwriter.Writer, f *spx.FollowStatus, now time.Time) {
+	if f == nil {
+		fmt.Fprintf(tw, "follow\toff, or no coordinator answered (days are enqueued only when asked: spx process-gaps)\n")
+		return
+	}
+	line := "next day " + f.NextDate.String()
+	if !f.NextAt.IsZero() {
+		at := f.NextAt.In(spx.NewYork)
+		line += " at " + at.Format("2006-01-02 15:04 MST")
+		if d := f.NextAt.Sub(now); d > 0 {
+			line += " (in " + d.Round(time.Minute).String() + ")"
+		}
+	}
+	if f.Waiting != "" {
+		line += "; overdue, waiting for the terminal: " + truncate(f.Waiting, 80)
+	}
+	if !f.LastEnqueued.IsZero() {
+		line += "; last queued " + f.LastEnqueued.String()
+	}
+	if !f.NextRecheck.IsZero() {
+		line += fmt.Sprintf("; failed days re-checked at %s (%d retried so far)", f.NextRecheck.In(spx.NewYork).Format("15:04 MST"), f.Retried)
+	}
+	fmt.Fprintf(tw, "follow\t%s\n", line)
 }

@@ -24,6 +24,7 @@ type roleFlags struct {
 	fetchers, writers int
 	listen, monitor   string
 	http              string
+	follow            bool
 }
 
 func newRunCommand(o *Options) *cobra.Command {
@@ -64,6 +65,7 @@ func addRoleFlags(cmd *cobra.Command, f *roleFlags, server, fetchers, writers bo
 		cmd.Flags().StringVar(&f.listen, "listen", "", "embedded NATS client address (nats.listen, default 127.0.0.1:4222)")
 		cmd.Flags().StringVar(&f.monitor, "monitor", "", `embedded NATS monitoring address (nats.monitor, default 127.0.0.1:8222; "" turns it off)`)
 		cmd.Flags().StringVar(&f.http, "http", defaultHTTP, `web page and /metrics address; "" turns them off`)
+		cmd.Flags().BoolVar(&f.follow, "follow", true, "enqueue each trading day by itself once final (follow.delay after the close) and re-check failed days every follow.recheck (follow.enabled; --follow=false turns it off)")
 	}
 }
 
@@ -107,6 +109,12 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	}
 	if flags.Changed("monitor") { // --monitor "" turns monitoring off
 		po.Config.NATSMonitor = f.monitor
+	}
+	if coordinatorRole {
+		po.Follow = po.Config.Follow
+		if flags.Changed("follow") {
+			po.Follow = f.follow
+		}
 	}
 	po.Topology = topology(po.Config)
 	if flags.Lookup("fetchers") != nil {

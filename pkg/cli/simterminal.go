@@ -55,6 +55,9 @@ generation. Statistics are at /sim/stats on both listeners.`,
 	fl.Float64Var(&f.cfg.Faults.TruncateRate, "truncate-rate", 0, "probability a history body ends early without its closing envelope")
 	fl.DurationVar(&f.cfg.Faults.Latency, "latency", 0, "added before every history response's headers")
 	fl.Float64Var(&f.cfg.Faults.ExpireRate, "expire-rate", 0, "probability a v2 page continuation has expired (477)")
+	fl.DurationVar(&f.cfg.Latency.FirstByte, "first-byte-delay", 0, "per list/history request, like a real terminal: wait this long (holding a concurrency slot) before answering")
+	fl.Int64Var(&f.cfg.Latency.BytesPerSecond, "bytes-per-sec", 0, "per list/history request: send the answer at most this fast (0 = unlimited)")
+	fl.StringVar(&f.cfg.JSONShape, "json-shape", terminalsim.JSONColumnar, "v3 format=json answers: columnar (as real terminals answer, per third-party clients) or spec (the OpenAPI examples' shape)")
 	fl.StringVar(&f.badData, "bad-data", "", "malformed v3 CSV history answers: header, nan, inf, fields or empty")
 	return cmd
 }
@@ -76,6 +79,12 @@ func runSimTerminal(ctx context.Context, o *Options, f *simTerminalFlags) error 
 		if r < 0 || r > 1 {
 			return Usagef("invalid --%s %v: use a probability between 0 and 1", name, r)
 		}
+	}
+	if f.cfg.Latency.FirstByte < 0 || f.cfg.Latency.BytesPerSecond < 0 {
+		return Usagef("invalid --first-byte-delay %s or --bytes-per-sec %d: neither may be negative", f.cfg.Latency.FirstByte, f.cfg.Latency.BytesPerSecond)
+	}
+	if f.cfg.JSONShape != terminalsim.JSONColumnar && f.cfg.JSONShape != terminalsim.JSONSpec {
+		return Usagef("invalid --json-shape %q: use %s or %s", f.cfg.JSONShape, terminalsim.JSONColumnar, terminalsim.JSONSpec)
 	}
 	bad, err := terminalsim.ParseBadData(f.badData)
 	if err != nil {

@@ -13,12 +13,16 @@ import (
 type Config struct {
 	ThetaBaseURL    string        // thetadata.base_url ("" = by generation: v3 :25503, v2 :25510)
 	ThetaAPI        string        // thetadata.api: auto | v3 | v2
+	ThetaFormat     string        // thetadata.format: v3 csv | ndjson | json
 	Concurrency     int           // thetadata.concurrency (1..128)
 	Timeout         time.Duration // thetadata.timeout (overall per request)
 	StartDate       spx.Date      // processing.start_date (zero = unset)
 	Datasets        []spx.Dataset // processing.datasets
 	Roots           []string      // processing.roots
 	Interval        time.Duration // processing.interval
+	Follow          bool          // follow.enabled (spx run, spx coordinator)
+	FollowDelay     time.Duration // follow.delay after a session's close
+	FollowRecheck   time.Duration // follow.recheck of failed days
 	OutputDir       string        // processing.output_dir
 	TempDir         string        // processing.temp_dir
 	DBPath          string        // database.path
@@ -57,20 +61,24 @@ type Config struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		ThetaAPI:     "auto",
-		Concurrency:  4,
-		Timeout:      5 * time.Minute,
-		StartDate:    spx.NewDate(2020, time.January, 1),
-		Datasets:     []spx.Dataset{spx.Greeks},
-		Roots:        append([]string(nil), spx.DefaultRoots...),
-		Interval:     time.Minute,
-		OutputDir:    "./data/parquet",
-		TempDir:      "./data/temp",
-		DBPath:       "./data/spx.db",
-		NATSListen:   "127.0.0.1:4222",
-		NATSMonitor:  "127.0.0.1:8222",
-		NATSStoreDir: "./data/nats",
-		NATSReplicas: 1,
-		S3PathStyle:  "auto",
+		ThetaAPI:      "auto",
+		ThetaFormat:   "csv",
+		Concurrency:   4,
+		Timeout:       5 * time.Minute,
+		StartDate:     spx.NewDate(2020, time.January, 1),
+		Datasets:      []spx.Dataset{spx.Greeks},
+		Roots:         append([]string(nil), spx.DefaultRoots...),
+		Interval:      time.Minute,
+		Follow:        true,
+		FollowDelay:   2 * time.Hour,
+		FollowRecheck: time.Hour,
+		OutputDir:     "./data/parquet",
+		TempDir:       "./data/temp",
+		DBPath:        "./data/spx.db",
+		NATSListen:    "127.0.0.1:4222",
+		NATSMonitor:   "127.0.0.1:8222",
+		NATSStoreDir:  "./data/nats",
+		NATSReplicas:  1,
+		S3PathStyle:   "auto",
 	}
 }

@@ -64,6 +64,13 @@ var Keys = []Key{
 		get:         func(c Config) string { return c.ThetaAPI },
 	},
 	{
+		Name: "thetadata.format", Default: "csv",
+		Description: "v3 answer format spx asks for: csv (fastest to decode), ndjson or json",
+		Validate:    oneOf("csv", "ndjson", "json"),
+		set:         func(c *Config, v string) { c.ThetaFormat = v },
+		get:         func(c Config) string { return c.ThetaFormat },
+	},
+	{
 		Name: "thetadata.concurrency", Default: "4",
 		Description: "requests in flight at the terminal, cluster-wide (FREE 1, VALUE 2, STANDARD 4, PRO 8)",
 		Validate:    validateConcurrency,
@@ -127,6 +134,27 @@ var Keys = []Key{
 		Validate:    validateInterval,
 		set:         func(c *Config, v string) { c.Interval, _ = time.ParseDuration(v) },
 		get:         func(c Config) string { return formatDuration(c.Interval) },
+	},
+	{
+		Name: "follow.enabled", Default: "true",
+		Description: "spx run and spx coordinator enqueue each trading day by themselves once its data is final, and re-check failed days (also --follow)",
+		Validate:    validateBool,
+		set:         func(c *Config, v string) { c.Follow, _ = strconv.ParseBool(v) },
+		get:         func(c Config) string { return strconv.FormatBool(c.Follow) },
+	},
+	{
+		Name: "follow.delay", Default: "2h",
+		Description: "how long after a session's close (16:00, 13:00 on early closes, New York) its data counts as final and the day is enqueued",
+		Validate:    validateNonNegativeDuration,
+		set:         func(c *Config, v string) { c.FollowDelay, _ = time.ParseDuration(v) },
+		get:         func(c Config) string { return formatDuration(c.FollowDelay) },
+	},
+	{
+		Name: "follow.recheck", Default: "1h",
+		Description: "how often failed days are re-checked and their transient failures queued again (at most 5 times a day)",
+		Validate:    validateDuration,
+		set:         func(c *Config, v string) { c.FollowRecheck, _ = time.ParseDuration(v) },
+		get:         func(c Config) string { return formatDuration(c.FollowRecheck) },
 	},
 	{
 		Name: "processing.output_dir", Default: "./data/parquet",
@@ -478,6 +506,14 @@ func validateDuration(v string) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return errors.New("must be a positive duration such as 30s, 5m or 1h")
+	}
+	return nil
+}
+
+func validateNonNegativeDuration(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return errors.New("must be a duration such as 0s, 30m or 2h")
 	}
 	return nil
 }

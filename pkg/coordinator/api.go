@@ -63,6 +63,9 @@ type (
 		// Terminal is the Theta Terminal as this coordinator sees it (nil
 		// when it is not watched here).
 		Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
+		// Follow says when the next session is enqueued by itself (nil:
+		// the coordinator does not follow the calendar).
+		Follow *spx.FollowStatus `json:"follow,omitempty"`
 	}
 	// ConfigRequest reads (Value empty) or sets a stored configuration key.
 	ConfigRequest struct {
@@ -120,6 +123,7 @@ func (s *Service) Status(ctx context.Context) (StatusReply, error) {
 	if s.cfg.Terminal != nil {
 		r.Terminal = s.cfg.Terminal()
 	}
+	r.Follow = s.FollowStatus()
 	if r.Depth, err = queue.Depth(ctx, s.js); err != nil {
 		return r, err
 	}

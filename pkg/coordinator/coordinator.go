@@ -85,6 +85,9 @@ type Config struct {
 	// reply (the pipeline's terminal watcher, which also holds planning
 	// while the terminal is down).
 	Terminal func() *spx.TerminalStatus
+	// Follow enqueues each session by itself once final and re-checks
+	// failed days (off unless Follow.Enabled).
+	Follow FollowConfig
 }
 
 // Service is the coordinator.
@@ -98,6 +101,8 @@ type Service struct {
 	log   *slog.Logger
 
 	mu sync.Mutex // serialises changes to job and day records
+
+	follow *follower // nil unless Config.Follow.Enabled
 }
 
 // New returns a coordinator.
@@ -119,6 +124,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+		if cfg.Follow.Clock != nil {
+			cfg.Now = cfg.Follow.Clock.Now
+		}
 	}
 	if cfg.ListRetryFor <= 0 {
 		cfg.ListRetryFor = 2 * time.Minute
@@ -129,7 +137,11 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	if cfg.MaxRefetch <= 0 {
 		cfg.MaxRefetch = 3
 	}
-	return &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	if cfg.Follow.Enabled {
+		s.follow = newFollower(s, cfg.Follow)
+	}
+	return s
 }
 
 // Run creates the topology, serves the control API, and consumes events and
@@ -148,6 +160,9 @@ func (s *Service) Run(ctx context.Context) error {
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- s.consume(ctx, queue.StreamEvents, queue.ConsumerCoordinator, s.handleEventMsg) })
 	wg.Go(func() { errs <- s.consume(ctx, queue.StreamDLQ, queue.ConsumerDeadLetters, s.handleDeadLetter) })
+	if s.follow != nil {
+		wg.Go(func() { _ = s.follow.run(ctx) })
+	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -45,6 +45,12 @@ type Options struct {
 	// nil: OpenArchive(Config), checked at start.
 	Archive spx.ArchiveStore
 
+	// Follow makes the coordinator enqueue each session by itself once
+	// final (Config.FollowDelay after its close) and re-check failed days
+	// every Config.FollowRecheck; Clock is its time (nil: the wall clock).
+	Follow bool
+	Clock  coordinator.Clock
+
 	Topology        queue.Topology // Concurrency defaults to Config.Concurrency
 	Policy          queue.Policy
 	FetchRetries    uint64
@@ -125,7 +131,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	if src == nil && (o.Coordinator || o.Fetchers > 0) {
 		// The terminal may start later, restart or drop out: the watcher
 		// holds planning and fetching while it is not up.
-		topts := thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log}
+		topts := thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, V3Format: cfg.ThetaFormat, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: log}
 		if err := topts.Validate(); err != nil {
 			cancel()
 			p.close()
@@ -158,6 +164,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{Store: arc}, coordinator.Config{
 			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate,
 			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase, Terminal: terminal,
+			Follow: coordinator.FollowConfig{Enabled: o.Follow, Delay: cfg.FollowDelay, Recheck: cfg.FollowRecheck, Clock: o.Clock},
 		})
 		// The topology must exist before workers look for it.
 		if err := queue.Ensure(ctx, p.JS, topo); err != nil {

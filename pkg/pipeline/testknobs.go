@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,7 +22,17 @@ import (
 //	SPX_TEST_FETCH_RETRIES in-process retries of a transient fetch failure
 //	SPX_TEST_IN_PROGRESS   InProgress heartbeat (keep below the AckWait)
 //	SPX_TEST_S3_PART_SIZE  multipart part size of an s3:// archive (archive.go)
+//	SPX_TEST_CLOCK         the coordinator's clock: RFC 3339 start, optionally
+//	                       *N to run N times faster than real time
+//	                       (2024-03-01T15:59:00-05:00*3600)
 func applyTestKnobs(o Options) (Options, error) {
+	if v := os.Getenv("SPX_TEST_CLOCK"); v != "" && o.Clock == nil {
+		c, err := parseTestClock(v)
+		if err != nil {
+			return o, err
+		}
+		o.Clock = c
+	}
 	dur := func(name string, dst *time.Duration) error {
 		v := os.Getenv(name)
 		if v == "" || *dst != 0 {
@@ -72,4 +84,37 @@ func applyTestKnobs(o Options) (Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// scaledClock starts at a given instant and runs speed times faster than
+// the wall clock (SPX_TEST_CLOCK).
+type scaledClock struct {
+	start, real time.Time
+	speed       float64
+}
+
+func parseTestClock(v string) (*scaledClock, error) {
+	at, speedText, scaled := strings.Cut(v, "*")
+	start, err := time.Parse(time.RFC3339, at)
+	speed := 1.0
+	if err == nil && scaled {
+		speed, err = strconv.ParseFloat(speedText, 64)
+		if err == nil && speed <= 0 {
+			err = errors.New("speed must be positive")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invalid SPX_TEST_CLOCK=%q (%v): give an RFC 3339 time, optionally *speed, or unset it", v, err)
+	}
+	return &scaledClock{start: start, real: time.Now(), speed: speed}, nil
+}
+
+func (c *scaledClock) Now() time.Time {
+	return c.start.Add(time.Duration(float64(time.Since(c.real)) * c.speed))
+}
+
+func (c *scaledClock) After(d time.Duration) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	time.AfterFunc(time.Duration(float64(d)/c.speed), func() { out <- c.Now() })
+	return out
 }

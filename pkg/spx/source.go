@@ -25,6 +25,11 @@ type HistoryRequest struct {
 	// Right narrows the request to calls ('C') or puts ('P'); 0 means both.
 	// The fetcher uses it to split a request the terminal calls too large.
 	Right byte
+	// AllExpirations asks for every expiration of the day in one request
+	// (v3 expiration=*, v2 exp=0; rows carry their own expiration), and
+	// Expiration is ignored. ThetaData's v3 spec offers it for quote, eod
+	// and open_interest, not for greeks or ohlc.
+	AllExpirations bool
 }
 
 // Row is one history row, normalised from either terminal generation onto the

@@ -44,15 +44,15 @@ func badData(kind string, format rowFormat) string {
 
 // badHeader renames the header's last column.
 func badHeader(head []byte) []byte {
-	line := bytes.TrimRight(head, "\n")
+	line := bytes.TrimRight(head, "\r\n")
 	i := bytes.LastIndexByte(line, ',')
 	out := append([]byte(nil), line[:i+1]...)
-	return append(out, "unexpected_column\n"...)
+	return append(out, "unexpected_column\r\n"...)
 }
 
 // badRow spoils one CSV row (ending in a newline) as kind says.
 func badRow(kind string, row []byte) []byte {
-	line := bytes.TrimRight(row, "\n")
+	line := bytes.TrimRight(row, "\r\n")
 	i := bytes.LastIndexByte(line, ',')
 	out := append([]byte(nil), line[:i+1]...)
 	switch kind {
@@ -65,5 +65,5 @@ func badRow(kind string, row []byte) []byte {
 	default:
 		out = append(out, line[i+1:]...)
 	}
-	return append(out, '\n')
+	return append(out, '\r', '\n')
 }

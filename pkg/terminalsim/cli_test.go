@@ -38,7 +38,8 @@ func TestSimTerminalCommand(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Main(ctx, []string{"sim-terminal", "--v3-addr", "127.0.0.1:0", "--v2-addr", "127.0.0.1:0",
-			"--seed", "3", "--max-expirations", "1", "--max-strikes", "2", "--fault-rate", "474=0"}, io.Discard, &stderr)
+			"--seed", "3", "--max-expirations", "1", "--max-strikes", "2", "--fault-rate", "474=0",
+			"--first-byte-delay", "1ms", "--bytes-per-sec", "100000000", "--json-shape", "spec"}, io.Discard, &stderr)
 	}()
 	re := regexp.MustCompile(`v3=(http://127\.0\.0\.1:\d+) v2=(http://127\.0\.0\.1:\d+)`)
 	var m []string
@@ -60,6 +61,15 @@ func TestSimTerminalCommand(t *testing.T) {
 			t.Fatalf("%s: %q", u, b)
 		}
 	}
+	resp, err := http.Get(m[1] + "/v3/option/list/expirations?symbol=SPXW&format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.HasPrefix(b, []byte(`{"response":[{"symbol":"SPXW"`)) {
+		t.Fatalf("--json-shape spec: %.100s", b)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -78,6 +88,8 @@ func TestSimTerminalUsageErrors(t *testing.T) {
 		{"sim-terminal", "--reset-rate", "2"},
 		{"sim-terminal", "--v3-addr", "", "--v2-addr", ""},
 		{"sim-terminal", "extra"},
+		{"sim-terminal", "--json-shape", "rows"},
+		{"sim-terminal", "--bytes-per-sec", "-1"},
 	} {
 		var stderr bytes.Buffer
 		if code := cli.Main(context.Background(), args, io.Discard, &stderr); code != 2 {

@@ -20,7 +20,15 @@
 // spread. A realistic 2024 day has about 70 expirations and 7–9 million
 // greeks rows at 1m; Config.MaxExpirations/MaxStrikes shrink it for tests.
 //
+// v3 follows spx's contract table of ThetaData's v3 OpenAPI file
+// (pkg/thetaspec) except where pkg/thetaspec/exceptions.yaml says why;
+// docs/thetadata.md gives the source of every behaviour. format=json is
+// columnar by default, as third-party clients read real terminals
+// (Config.JSONShape "spec" serves the spec examples' shape). Config.Latency
+// models a real terminal's per-request time.
+//
 // Known simplifications: the v3 `tick` interval is served at 1m; v2 `rth`
-// is ignored (regular hours only); v3 `format=json` is {"response":[flat
-// rows]}; intraday windows finer than 23401 stamps a day answer 570.
+// is ignored (regular hours only); intraday windows finer than 23401 stamps
+// a day answer 570; greeks' rate and dividend parameters are ignored; the
+// trade variants of the v3 list endpoints are not served.
 package terminalsim

@@ -152,6 +152,7 @@ const (
 	fmtV3JSON
 	fmtV2JSON
 	fmtV2CSV
+	fmtV2Flat // the response of a per-contract /v2/hist request: [[values], …]
 )
 
 // appendV3Value appends column j of the current row in v3 form.
@@ -170,7 +171,9 @@ func appendV3Value(dst []byte, g *gen, c *col, j int, quoteTime bool) []byte {
 		}
 		return dst
 	}
-	return appendFixed(dst, g.vals[j], c.dec, true)
+	// v3 writes every decimal of a number column (spec examples: 114.95,
+	// 0.00, 5045.000), v2 trims them (THETADATA.md).
+	return appendFixed(dst, g.vals[j], c.dec, false)
 }
 
 // appendV3CSVRow appends one v3 CSV line.
@@ -188,7 +191,7 @@ func appendV3CSVRow(dst []byte, g *gen, cols []col) []byte {
 		first = false
 		dst = appendV3Value(dst, g, c, j, false)
 	}
-	return append(dst, '\n')
+	return append(dst, '\r', '\n') // the spec's CSV examples end lines with CRLF
 }
 
 // appendV3JSONRow appends one flat JSON object (no separator).
@@ -200,6 +203,29 @@ func appendV3JSONRow(dst []byte, g *gen, cols []col) []byte {
 			continue
 		}
 		dst = append(dst, ',', '"')
+		dst = append(dst, c.v3...)
+		dst = append(dst, '"', ':')
+		dst = appendV3Value(dst, g, c, j, true)
+	}
+	return append(dst, '}')
+}
+
+// appendV3DataRow appends one row of a format=json answer's "data" array:
+// the row's columns without the contract (which its "contract" object
+// holds).
+func appendV3DataRow(dst []byte, g *gen, cols []col) []byte {
+	dst = append(dst, '{')
+	first := true
+	for j := range cols {
+		c := &cols[j]
+		if c.v3 == "" {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
 		dst = append(dst, c.v3...)
 		dst = append(dst, '"', ':')
 		dst = appendV3Value(dst, g, c, j, true)

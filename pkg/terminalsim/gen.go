@@ -2,6 +2,7 @@ package terminalsim
 
 import (
 	"math"
+	"sort"
 	"strconv"
 
 	"github.com/spx-archive/spx/pkg/spx"
@@ -84,6 +85,12 @@ type histReq struct {
 	endMs    int32
 	right    byte    // 0 both, 'C' or 'P'
 	strike   float64 // dollars; 0 any
+	// With hasMaxDTE, maxDTE keeps expirations at most this many calendar
+	// days after the trade date; strikeRange keeps that many strikes on each
+	// side of the day's opening index level, plus one equal to it (0: all).
+	hasMaxDTE   bool
+	maxDTE      int
+	strikeRange int
 }
 
 // contract is one option contract of a segment with its per-day constants.
@@ -157,12 +164,29 @@ func (m *market) segmentsFor(r *histReq) []*segment {
 			exps = []spx.Date{r.exp}
 		}
 		for _, e := range exps {
+			if r.hasMaxDTE && int(e-t) > r.maxDTE {
+				continue
+			}
 			if g := m.segment(dd, r, e); g != nil {
 				segs = append(segs, g)
 			}
 		}
 	}
 	return segs
+}
+
+// inStrikeRange keeps n strikes below spot, n above and one equal to it
+// (all with n 0); ks is ascending.
+func inStrikeRange(ks []float64, spot float64, n int) []float64 {
+	if n <= 0 {
+		return ks
+	}
+	lo := sort.SearchFloat64s(ks, spot) // first >= spot
+	hi := lo
+	if hi < len(ks) && ks[hi] == spot {
+		hi++
+	}
+	return ks[max(0, lo-n):min(len(ks), hi+n)]
 }
 
 func (m *market) segment(dd *day, r *histReq, exp spx.Date) *segment {
@@ -172,7 +196,7 @@ func (m *market) segment(dd *day, r *histReq, exp spx.Date) *segment {
 	} else {
 		g.stamps = []int32{dd.session.CloseMsOfDay()}
 	}
-	for _, k := range m.strikes(dd, exp) {
+	for _, k := range inStrikeRange(m.strikes(dd, exp), dd.path[0], r.strikeRange) {
 		if r.strike == 0 || math.Abs(k-r.strike) < 1e-6 {
 			g.strikes = append(g.strikes, k)
 		}

@@ -126,6 +126,11 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowF
 		}
 		o.buf = append(o.buf, "]}"...)
 	case fmtV3JSON:
+		if last != nil {
+			o.buf = append(o.buf, "]}"...)
+		}
+		o.buf = append(o.buf, "]}"...)
+	case fmtV2Flat:
 		o.buf = append(o.buf, "]}"...)
 	}
 	o.send()
@@ -141,10 +146,25 @@ func appendRow(dst []byte, g *gen, cols []col, format rowFormat, last *contract,
 	case fmtV3NDJSON:
 		return append(appendV3JSONRow(dst, g, cols), '\n')
 	case fmtV3JSON:
+		// {"response":[{"contract":{…},"data":[{…},…]},…]}, one element per
+		// contract (the spec's application/json examples).
+		if g.con != last {
+			if last != nil {
+				dst = append(dst, "]},"...)
+			}
+			dst = append(dst, `{"contract":`...)
+			dst = append(dst, g.con.v3JSON...)
+			dst = append(dst, `},"data":[`...)
+		} else {
+			dst = append(dst, ',')
+		}
+		return appendV3DataRow(dst, g, cols)
+	case fmtV2Flat:
 		if !first {
 			dst = append(dst, ',')
 		}
-		return appendV3JSONRow(dst, g, cols)
+		dst = append(dst, '[')
+		return append(appendV2Values(dst, g, cols), ']')
 	case fmtV2CSV:
 		dst = append(dst, g.con.v2CSV...)
 		return append(appendV2Values(dst, g, cols), '\n')
@@ -181,6 +201,7 @@ type page struct {
 	req       *histReq
 	offset    int64
 	csv       bool
+	flat      bool // a per-contract /v2/hist answer: bare tick arrays
 	rowsSoFar int64
 	created   time.Time
 }

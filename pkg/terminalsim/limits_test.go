@@ -362,7 +362,7 @@ func TestStats(t *testing.T) {
 	v3, v2 := listen(t, s)
 	exp := firstExp(t, s, "SPXW", day0315)
 	want := s.ExpectedRows(spx.Greeks, "SPXW", day0315, exp)
-	httpGet(t, nil, v3+"/v3/option/history/greeks/first_order?symbol=SPXW&expiration="+exp.Compact()+"&date=20240315")
+	httpGet(t, nil, v3+"/v3/option/history/greeks/first_order?symbol=SPXW&expiration="+exp.Compact()+"&date=20240315&interval=1m")
 	httpGet(t, nil, v2+"/v2/bulk_hist/option/quote?root=SPXW&exp="+exp.Compact()+"&start_date=20240315&end_date=20240315")
 	httpGet(t, nil, v3+"/v3/option/history/greeks/first_order?symbol=SPXW&expiration=20240316&date=20240315")
 	httpGet(t, nil, v3+"/v3/nope")
@@ -400,5 +400,35 @@ func TestParseErrorRates(t *testing.T) {
 		if _, err := ParseErrorRates(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestLatencyKeepsTheAnswer: a paced answer (first-byte delay, bytes/s cap)
+// is byte for byte the unpaced one, and the delay holds the request's slot:
+// at concurrency 1 a second request waits for the first (MaxConcurrent 1).
+func TestLatencyKeepsTheAnswer(t *testing.T) {
+	plain := small(t, nil)
+	paced := small(t, func(c *Config) {
+		c.Concurrency = 1
+		c.Latency = Latency{FirstByte: 20 * time.Millisecond, BytesPerSecond: 64 << 20}
+	})
+	exp := firstExp(t, plain, "SPXW", day0315)
+	path := "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=1m"
+	_, _, want := get(t, plain.V3Handler(), path)
+	v3, _ := listen(t, paced)
+	done := make(chan []byte, 2)
+	for range 2 {
+		go func() {
+			_, _, b, _ := httpGet(t, nil, v3+path)
+			done <- b
+		}()
+	}
+	for range 2 {
+		if got := <-done; !bytes.Equal(got, want) || len(want) < 100<<10 {
+			t.Fatalf("paced answer of %d bytes differs from the unpaced %d", len(got), len(want))
+		}
+	}
+	if st := paced.Stats(); st.MaxConcurrent != 1 {
+		t.Fatalf("max concurrent %d at concurrency 1", st.MaxConcurrent)
 	}
 }

@@ -220,8 +220,8 @@ func TestPlaceholderFirstStamp(t *testing.T) {
 	header, rows := readCSV(t, body)
 	found := 0
 	for _, r := range rows {
-		if r[5] == "0" && r[6] == "0" {
-			if r[4] != "2024-03-15T09:30:00.000" || r[len(header)-4] != "0.25" || r[len(header)-3] != "100" {
+		if r[5] == "0.00" && r[6] == "0.00" {
+			if r[4] != "2024-03-15T09:30:00.000" || r[len(header)-4] != "0.2500" || r[len(header)-3] != "100.0000" {
 				t.Fatalf("placeholder row not at 09:30 or without iv 0.25 / iv_error 100: %v", r)
 			}
 			found++

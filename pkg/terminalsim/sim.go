@@ -39,8 +39,21 @@ type Config struct {
 	// ContractsLatency is added to /v2/list/contracts (the real terminal
 	// adds about 500 ms).
 	ContractsLatency time.Duration
-	Faults           Faults
-	Logger           *slog.Logger
+	// Latency is a real terminal's per-request cost, applied to every list
+	// and history request while it holds a concurrency slot.
+	Latency Latency
+	// JSONShape is the shape of v3 format=json answers: JSONColumnar (the
+	// default) or JSONSpec.
+	JSONShape string
+	Faults    Faults
+	Logger    *slog.Logger
+}
+
+// Latency models the time a real terminal takes per request: FirstByte
+// before the answer starts, then at most BytesPerSecond (0: unlimited).
+type Latency struct {
+	FirstByte      time.Duration
+	BytesPerSecond int64
 }
 
 // Faults are injected failures. Rates are probabilities per history
@@ -107,6 +120,9 @@ func New(cfg Config) *Sim {
 	}
 	if cfg.TickLimit <= 0 {
 		cfg.TickLimit = 500000
+	}
+	if cfg.JSONShape == "" {
+		cfg.JSONShape = JSONColumnar
 	}
 	if cfg.PageTTL <= 0 {
 		cfg.PageTTL = 10 * time.Second
@@ -310,10 +326,15 @@ func errf(code int, format string, args ...any) *termError {
 	return &termError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// recorder remembers the status written, for the request counters.
+// recorder remembers the status written, for the request counters, and
+// paces the body to Latency.BytesPerSecond.
 type recorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	ctx   context.Context
+	rate  int64 // bytes per second, 0 unlimited
+	start time.Time
+	sent  int64
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -327,7 +348,19 @@ func (w *recorder) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	if w.rate <= 0 {
+		return w.ResponseWriter.Write(b)
+	}
+	if w.sent == 0 {
+		w.start = time.Now()
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.sent += int64(n)
+	due := w.start.Add(time.Duration(float64(w.sent) / float64(w.rate) * float64(time.Second)))
+	if !sleepCtx(w.ctx, time.Until(due)) && err == nil {
+		err = w.ctx.Err()
+	}
+	return n, err
 }
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -350,7 +383,7 @@ type route struct {
 // start-up, disconnect, queue) and then the handler, answering errors in
 // the generation's form.
 func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, statsPath string, rt route, writeErr func(http.ResponseWriter, *termError)) {
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, ctx: r.Context()}
 	defer func() {
 		if rec.code != 0 { // 0: the client left while waiting in line
 			s.countRequest(statsPath, rec.code)
@@ -383,6 +416,10 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, statsPath strin
 		return
 	}
 	defer release()
+	if !sleepCtx(r.Context(), s.cfg.Latency.FirstByte) {
+		return
+	}
+	rec.rate = s.cfg.Latency.BytesPerSecond
 	if e := rt.h(rec, r); e != nil {
 		writeErr(rec, e)
 	}

@@ -22,6 +22,7 @@ func (s *Sim) V2Handler() http.Handler {
 	}
 	for _, ds := range spx.Datasets {
 		routes["/v2"+ds.V2Path()] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v2History(w, r, ds) }}
+		routes["/v2"+strings.Replace(ds.V2Path(), "/bulk_hist/", "/hist/", 1)] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v2ContractHistory(w, r, ds) }}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/sim/stats" {
@@ -147,6 +148,17 @@ func (s *Sim) v2ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
 	if e != nil {
 		return e
 	}
+	vals := s.strikesOf(root, exp)
+	if len(vals) == 0 {
+		return errf(472, "no strikes for %s expiration %s", root, exp)
+	}
+	s.writeV2Ints(w, "strike", vals)
+	return nil
+}
+
+// strikesOf lists, in tenths of a cent and ascending, every strike an
+// expiration had on any of its trade dates.
+func (s *Sim) strikesOf(root string, exp spx.Date) []int64 {
 	set := map[int64]bool{}
 	for _, t := range s.market.tradeDates(root, exp, today()) {
 		if dd := s.market.dayOf(t); dd != nil {
@@ -155,16 +167,12 @@ func (s *Sim) v2ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
 			}
 		}
 	}
-	if len(set) == 0 {
-		return errf(472, "no strikes for %s expiration %s", root, exp)
-	}
 	vals := make([]int64, 0, len(set))
 	for k := range set {
 		vals = append(vals, k)
 	}
 	sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
-	s.writeV2Ints(w, "strike", vals)
-	return nil
+	return vals
 }
 
 func (s *Sim) v2ListDates(w http.ResponseWriter, r *http.Request) *termError {
@@ -311,6 +319,30 @@ func (s *Sim) v2History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 	return nil
 }
 
+// v2ContractHistory serves /v2/hist/option/*: one contract (root, exp,
+// strike, right all required), its ticks as bare arrays in the envelope's
+// response (the shape QuantConnect's Lean.DataSource.ThetaData reads:
+// Converters/ThetaDataQuoteConverter.cs and the others, positional arrays
+// of header.format's length). spx itself uses bulk_hist.
+func (s *Sim) v2ContractHistory(w http.ResponseWriter, r *http.Request, ds spx.Dataset) *termError {
+	q := r.URL.Query()
+	for _, name := range []string{"exp", "strike", "right"} {
+		if v := q.Get(name); v == "" || v == "0" {
+			return errf(473, "missing %s: a /v2/hist request is for one contract (root, exp, strike, right); use bulk_hist for many", name)
+		}
+	}
+	req, _, e := parseV2History(q, ds)
+	if e != nil {
+		return e
+	}
+	segs, total, e := s.prepare(req)
+	if e != nil {
+		return e
+	}
+	s.v2Serve(w, r, &page{req: req, flat: true}, segs, total)
+	return nil
+}
+
 // v2Serve answers one page of a bulk request starting at p.offset, and
 // leaves the continuation waiting when rows remain.
 func (s *Sim) v2Serve(w http.ResponseWriter, r *http.Request, p *page, segs []*segment, total int64) {
@@ -318,7 +350,7 @@ func (s *Sim) v2Serve(w http.ResponseWriter, r *http.Request, p *page, segs []*s
 	next := "null"
 	if p.offset+limit < total {
 		next = "http://" + r.Host + "/v2/page/" + strconv.FormatInt(s.addPage(&page{
-			req: p.req, offset: p.offset + limit, csv: p.csv, rowsSoFar: p.rowsSoFar + limit,
+			req: p.req, offset: p.offset + limit, csv: p.csv, flat: p.flat, rowsSoFar: p.rowsSoFar + limit,
 		}), 10)
 	}
 	g := newGen(p.req.ds, segs)
@@ -329,8 +361,12 @@ func (s *Sim) v2Serve(w http.ResponseWriter, r *http.Request, p *page, segs []*s
 		head := []byte("root,expiration,strike,right," + strings.Join(V2Format(p.req.ds), ",") + "\n")
 		res = s.stream(w, r, g, fmtV2CSV, limit, head, "text/csv")
 	} else {
+		format := fmtV2JSON
+		if p.flat {
+			format = fmtV2Flat
+		}
 		head := s.appendV2Header(nil, "null", "null", next, V2Format(p.req.ds))
-		res = s.stream(w, r, g, fmtV2JSON, limit, head, "application/json")
+		res = s.stream(w, r, g, format, limit, head, "application/json")
 	}
 	if res.complete && next == "null" {
 		s.completed(p.req.jobKey(), p.rowsSoFar+res.rows)

@@ -40,7 +40,7 @@ func TestV3CSVMatchesDoc(t *testing.T) {
 	exp := firstExp(t, s, "SPXW", day0315)
 	for _, ds := range spx.Datasets {
 		t.Run(string(ds), func(t *testing.T) {
-			code, h, body := get(t, s.V3Handler(), "/v3"+ds.V3Path()+"?symbol=SPXW&expiration="+exp.Compact()+"&date="+day0315.Compact())
+			code, h, body := get(t, s.V3Handler(), "/v3"+ds.V3Path()+"?symbol=SPXW&expiration="+exp.Compact()+"&date="+day0315.Compact()+"&interval=1m")
 			if code != 200 {
 				t.Fatalf("status %d: %s", code, body)
 			}
@@ -75,7 +75,8 @@ func TestV3CSVMatchesDoc(t *testing.T) {
 }
 
 func TestV3NDJSONAndJSONSameValues(t *testing.T) {
-	s := small(t, nil)
+	s := small(t, func(c *Config) { c.JSONShape = JSONSpec })
+	columnar := small(t, nil)
 	exp := firstExp(t, s, "SPXW", day0315)
 	base := "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=" + exp.String() + "&date=" + day0315.Compact() + "&interval=5m"
 	_, _, csvBody := get(t, s.V3Handler(), base)
@@ -108,9 +109,54 @@ func TestV3NDJSONAndJSONSameValues(t *testing.T) {
 		t.Fatalf("%d ndjson lines, %d csv rows", i, len(rows))
 	}
 	_, _, js := get(t, s.V3Handler(), base+"&format=json")
-	var env struct{ Response []map[string]any }
-	if err := json.Unmarshal(js, &env); err != nil || len(env.Response) != len(rows) {
-		t.Fatalf("json: %v, %d rows want %d", err, len(env.Response), len(rows))
+	// format=json groups rows by contract (the spec's application/json
+	// examples): {"response":[{"contract":{…},"data":[{…},…]},…]}.
+	var env struct {
+		Response []struct {
+			Contract map[string]any   `json:"contract"`
+			Data     []map[string]any `json:"data"`
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber()
+	if err := d.Decode(&env); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	i = 0
+	for _, el := range env.Response {
+		for _, row := range el.Data {
+			for j, name := range header {
+				v, ok := row[name]
+				if j < 4 {
+					v, ok = el.Contract[name]
+				}
+				if got := jsonString(v); !ok || got != rows[i][j] {
+					t.Fatalf("json row %d %s: %q (present %v), csv %q", i, name, got, ok, rows[i][j])
+				}
+			}
+			i++
+		}
+	}
+	if i != len(rows) {
+		t.Fatalf("json: %d rows want %d", i, len(rows))
+	}
+	// The default columnar shape: one array per column, in row order.
+	_, _, js = get(t, columnar.V3Handler(), base+"&format=json")
+	var cols map[string][]any
+	d = json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber()
+	if err := d.Decode(&cols); err != nil || len(cols) != len(header) {
+		t.Fatalf("columnar json: %v, %d arrays", err, len(cols))
+	}
+	for j, name := range header {
+		if len(cols[name]) != len(rows) {
+			t.Fatalf("columnar %s: %d values want %d", name, len(cols[name]), len(rows))
+		}
+		for i := range rows {
+			if got := jsonString(cols[name][i]); got != rows[i][j] {
+				t.Fatalf("columnar row %d %s: %q, csv %q", i, name, got, rows[i][j])
+			}
+		}
 	}
 }
 
@@ -201,7 +247,7 @@ func TestErrorShapes(t *testing.T) {
 		{"v3 bad interval", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=2m", 473},
 		{"v3 star on greeks", false, "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=*&date=20240315", 473},
 		{"v3 bad right", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&right=x", 473},
-		{"v3 two months intraday", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&start_date=20240101&end_date=20240315", 570},
+		{"v3 two months intraday", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&start_date=20240101&end_date=20240315&interval=1m", 570},
 		{"v3 10ms over a whole day", false, "/v3/option/history/quote?symbol=SPXW&expiration=" + exp.Compact() + "&date=20240315&interval=10ms", 570},
 		{"v3 greeks before 2020", false, "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=20190118&date=20190115", 472},
 		{"v2 unknown path", true, "/v2/bulk_hist/option/trade?root=SPXW", 404},
@@ -348,7 +394,8 @@ func TestIntervalsAndWindows(t *testing.T) {
 		rows       int
 		first, end string
 	}{
-		{"", 391, "09:30:00.000", "16:00:00.000"},
+		{"", 23401, "09:30:00.000", "16:00:00.000"}, // the spec's default interval, 1s
+		{"&interval=1m", 391, "09:30:00.000", "16:00:00.000"},
 		{"&interval=5m", 79, "09:30:00.000", "16:00:00.000"},
 		{"&interval=1h", 7, "09:30:00.000", "15:30:00.000"},
 		{"&interval=1s&start_time=10:00:00.000&end_time=10:00:09.000", 10, "10:00:00.000", "10:00:09.000"},
@@ -373,6 +420,22 @@ func TestIntervalsAndWindows(t *testing.T) {
 	}
 }
 
+func TestSubMinuteIntervalsOneDayOnly(t *testing.T) {
+	s := small(t, nil)
+	exp := s.Expirations("SPXW", spx.NewDate(2024, 3, 11))[2]
+	// components.parameters.interval: intervals under 1m only for
+	// single-day requests; the default interval is 1s.
+	for _, q := range []string{"", "&interval=30s"} {
+		code, _, body := get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240311&end_date=20240312"+q)
+		if code != 473 || !strings.Contains(string(body), "single-day") {
+			t.Errorf("%q: %d %s", q, code, body)
+		}
+	}
+	if code, _, body := get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&date=20240311&end_time=09:30:05"); code != 200 || !bytes.Contains(body, []byte("T09:30:01.000,")) || bytes.Contains(body, []byte("T09:30:06")) {
+		t.Errorf("default 1s: %d %s", code, body)
+	}
+}
+
 func TestAllExpirationsAndDateRanges(t *testing.T) {
 	s := small(t, nil)
 	var want int64
@@ -394,9 +457,50 @@ func TestAllExpirationsAndDateRanges(t *testing.T) {
 	for d := spx.NewDate(2024, 3, 9); d <= spx.NewDate(2024, 3, 17); d++ {
 		want += s.ExpectedRows(spx.Quote, "SPXW", d, exp)
 	}
-	_, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240309&end_date=20240317")
+	_, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&start_date=20240309&end_date=20240317&interval=1m")
 	_, rows := readCSV(t, body)
 	if int64(len(rows)) != want || want == 0 {
 		t.Fatalf("range: %d rows, want %d", len(rows), want)
+	}
+}
+
+// TestMaxDTEAndStrikeRange: the spec's max_dte keeps expirations at most n
+// calendar days out; strike_range keeps n strikes each side of the spot
+// (components.parameters.max_dte, .strike_range).
+func TestMaxDTEAndStrikeRange(t *testing.T) {
+	s := small(t, func(c *Config) { c.MaxStrikes = 0 })
+	exps := s.Expirations("SPXW", day0315)
+	base := "/v3/option/history/open_interest?symbol=SPXW&expiration=*&date=20240315"
+	_, _, body := get(t, s.V3Handler(), base+"&max_dte=0")
+	_, rows := readCSV(t, body)
+	if len(rows) == 0 {
+		t.Fatal("max_dte=0: no rows")
+	}
+	for _, r := range rows {
+		if r[1] != day0315.String() {
+			t.Fatalf("max_dte=0 served expiration %s", r[1])
+		}
+	}
+	_, _, body = get(t, s.V3Handler(), base)
+	_, all := readCSV(t, body)
+	if len(all) <= len(rows) || len(exps) < 2 {
+		t.Fatalf("without max_dte: %d rows, with max_dte=0 %d (%d expirations)", len(all), len(rows), len(exps))
+	}
+	_, _, body = get(t, s.V3Handler(), base+"&strike_range=2")
+	_, rows = readCSV(t, body)
+	perExp := map[string]map[string]bool{}
+	for _, r := range rows {
+		if perExp[r[1]] == nil {
+			perExp[r[1]] = map[string]bool{}
+		}
+		perExp[r[1]][r[2]] = true
+	}
+	for e, ks := range perExp {
+		if len(ks) != 4 && len(ks) != 5 {
+			t.Errorf("strike_range=2, expiration %s: %d strikes, want 4 or 5", e, len(ks))
+		}
+	}
+	if code, _, _ := get(t, s.V3Handler(), base+"&strike_range=0"); code != 473 {
+		t.Errorf("strike_range=0: %d, the spec's minimum is 1", code)
 	}
 }

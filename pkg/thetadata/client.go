@@ -32,7 +32,10 @@ type Options struct {
 	IdleTimeout    time.Duration // max time one body read may block, default 30s
 	Timeout        time.Duration // overall per request incl. body and all pages, default 5m
 	V2CSV          bool          // v2: use use_csv=true instead of the JSON envelope
-	Logger         *slog.Logger
+	// V3Format is the v3 answer format asked for: "csv" (the default and
+	// the fastest to decode), "ndjson" or "json".
+	V3Format string
+	Logger   *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -50,6 +53,10 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.V3Format = strings.ToLower(strings.TrimSpace(o.V3Format))
+	if o.V3Format == "" {
+		o.V3Format = "csv"
 	}
 	o.API = strings.ToLower(strings.TrimSpace(o.API))
 	if o.API == "" {
@@ -135,6 +142,11 @@ func (o *Options) check() (base, hint string, err error) {
 	if o.API != "auto" && o.API != "v3" && o.API != "v2" {
 		return "", "", spx.Permanent(fmt.Errorf("thetadata.api is %q: use auto, v3 or v2", o.API))
 	}
+	switch o.V3Format {
+	case "csv", "ndjson", "json":
+	default:
+		return "", "", spx.Permanent(fmt.Errorf("thetadata v3 format is %q: use csv, ndjson or json", o.V3Format))
+	}
 	return normaliseBase(o.BaseURL, o.Logger)
 }
 
@@ -203,6 +215,18 @@ func (c *Client) Generation() string { return c.gen }
 
 // BaseURL returns the base URL the client uses (no /v3 or /v2 suffix).
 func (c *Client) BaseURL() string { return c.base }
+
+// v3Body is the body of a v3 answer as records reads it: a format=json
+// answer is turned into NDJSON.
+func (c *Client) v3Body(resp *response) io.Reader {
+	if c.o.V3Format == "json" {
+		return newV3JSON(resp.Body, resp.url)
+	}
+	return resp.Body
+}
+
+// formatParam is the &format= of a v3 request.
+func (c *Client) formatParam() string { return "&format=" + c.o.V3Format }
 
 // Health asks the terminal for its upstream status: CONNECTED, UNVERIFIED,
 // DISCONNECTED or ERROR.

@@ -3,6 +3,7 @@ package thetadata
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ type pageDecoder interface {
 // spx.ErrNoData, class empty); so is a v2 200 envelope carrying an
 // error_type. Errors later in the stream end it through Err.
 func (c *Client) History(ctx context.Context, req spx.HistoryRequest) (spx.RowStream, error) {
-	if req.Dataset.Columns() == nil || req.Root == "" || req.Date.IsZero() || req.Expiration.IsZero() {
+	if req.Dataset.Columns() == nil || req.Root == "" || req.Date.IsZero() || (req.Expiration.IsZero() && !req.AllExpirations) {
 		return nil, spx.Permanent(fmt.Errorf("history request %+v is incomplete: it needs a known dataset, a root, a date and an expiration", req))
 	}
 	if req.Right != 0 && req.Right != 'C' && req.Right != 'P' {
@@ -57,7 +58,18 @@ func (c *Client) historyPath(req spx.HistoryRequest) string {
 	if c.gen == "v3" {
 		b.WriteString("/v3")
 		b.WriteString(req.Dataset.V3Path())
-		fmt.Fprintf(&b, "?symbol=%s&expiration=%s&date=%s", url.QueryEscape(req.Root), req.Expiration.Compact(), req.Date.Compact())
+		exp := req.Expiration.Compact()
+		if req.AllExpirations {
+			exp = "*"
+		}
+		fmt.Fprintf(&b, "?symbol=%s&expiration=%s", url.QueryEscape(req.Root), exp)
+		if req.Dataset == spx.EOD {
+			// The spec's eod takes a date range only (start_date and
+			// end_date required, no date).
+			fmt.Fprintf(&b, "&start_date=%s&end_date=%s", req.Date.Compact(), req.Date.Compact())
+		} else {
+			b.WriteString("&date=" + req.Date.Compact())
+		}
 		if req.Dataset.Intraday() {
 			b.WriteString("&interval=" + v3Interval(req.Interval))
 		}
@@ -67,12 +79,16 @@ func (c *Client) historyPath(req spx.HistoryRequest) string {
 		case 'P':
 			b.WriteString("&right=put")
 		}
-		b.WriteString("&format=csv")
+		b.WriteString(c.formatParam())
 		return b.String()
 	}
 	b.WriteString("/v2")
 	b.WriteString(req.Dataset.V2Path())
-	fmt.Fprintf(&b, "?root=%s&exp=%d&start_date=%d&end_date=%d", url.QueryEscape(req.Root), req.Expiration.Int(), req.Date.Int(), req.Date.Int())
+	exp := req.Expiration.Int()
+	if req.AllExpirations {
+		exp = 0
+	}
+	fmt.Fprintf(&b, "?root=%s&exp=%d&start_date=%d&end_date=%d", url.QueryEscape(req.Root), exp, req.Date.Int(), req.Date.Int())
 	if req.Dataset.Intraday() {
 		ivl := req.Interval.Milliseconds()
 		if ivl <= 0 {
@@ -110,7 +126,11 @@ func (c *Client) openPage(resp *response, req spx.HistoryRequest, prev pageDecod
 	if c.gen == "v2" && !c.o.V2CSV {
 		return openV2JSON(resp.Body, req.Dataset, resp.url)
 	}
-	rec, err := newRecords(resp.Body, resp.url)
+	body := io.Reader(resp.Body)
+	if c.gen == "v3" {
+		body = c.v3Body(resp)
+	}
+	rec, err := newRecords(body, resp.url)
 	if err != nil {
 		return nil, err
 	}

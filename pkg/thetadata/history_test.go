@@ -115,7 +115,7 @@ func TestV3DatasetsAndSplit(t *testing.T) {
 		t.Errorf("ohlc: %v %s", err, out)
 	}
 	wantQ := []string{
-		"symbol=SPX&expiration=20240315&date=20240314&right=put&format=csv",
+		"symbol=SPX&expiration=20240315&start_date=20240314&end_date=20240314&right=put&format=csv", // the spec's eod has no date parameter
 		"symbol=SPX&expiration=20240315&date=20240314&interval=5m&format=csv",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(wantQ) {

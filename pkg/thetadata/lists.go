@@ -141,12 +141,12 @@ func sortDates(d []spx.Date) []spx.Date {
 func (c *Client) v3List(ctx context.Context, pq string, want []string, fn func(f [][]byte, dc *dateCache) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
-	resp, err := c.get(ctx, pq)
+	resp, err := c.get(ctx, pq+c.formatParam())
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	rec, err := newRecords(resp.Body, resp.url)
+	rec, err := newRecords(c.v3Body(resp), resp.url)
 	if err != nil {
 		return err
 	}

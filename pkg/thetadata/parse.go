@@ -229,6 +229,9 @@ type lineReader struct {
 	br   *bufio.Reader
 	long []byte
 	url  string
+	// unterminated allows a last line without a line ending (NDJSON: the
+	// spec's examples end so); cut then says it was one.
+	unterminated, cut bool
 }
 
 // next returns the next line without its line ending; io.EOF at a clean end.
@@ -248,6 +251,10 @@ func (l *lineReader) next() ([]byte, error) {
 		if err == io.EOF {
 			if len(line) == 0 {
 				return nil, io.EOF
+			}
+			if l.unterminated {
+				l.cut = true
+				return bytes.TrimSuffix(line, []byte("\r")), nil
 			}
 			return nil, truncated(l.url, "the last line has no line ending")
 		}

@@ -61,6 +61,7 @@ func newRecords(r io.Reader, url string) (*records, error) {
 		break
 	}
 	if rec.ndjson {
+		rec.lr.unterminated = true
 		if err := rec.readObject(true); err != nil {
 			if err == io.EOF {
 				return nil, truncated(url, "the response is empty")
@@ -156,6 +157,9 @@ func (r *records) readObject(first bool) error {
 	}
 	var ok bool
 	r.keys, r.vals, ok = splitFlatObject(line, r.keys, r.vals)
+	if !ok && r.lr.cut {
+		return truncated(r.url, "the last line has no line ending and is not a whole JSON object")
+	}
 	if !ok {
 		return malformed(r.url, fmt.Sprintf("line %d is not a flat JSON object", r.line), line)
 	}

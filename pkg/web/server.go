@@ -52,6 +52,8 @@ type Config struct {
 	// Now is the clock (default time.Now); it decides which sessions are
 	// still to come.
 	Now func() time.Time
+	// Follow reports the coordinator's calendar following (nil: not shown).
+	Follow func() *spx.FollowStatus
 }
 
 // Server is the web page and its JSON API; it is an http.Handler.
@@ -172,6 +174,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.Terminal != nil {
 		rep.Terminal = s.cfg.Terminal()
+	}
+	if s.cfg.Follow != nil {
+		rep.Follow = s.cfg.Follow()
 	}
 	s.reply(w, rep)
 }

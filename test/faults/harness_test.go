@@ -219,6 +219,8 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		"SPX_TEST_RETRY_BASE=50ms",
 		"SPX_TEST_FETCH_RETRIES=2",
 		"SPX_TEST_MAX_DELIVER=8",
+		// Scenarios queue their own days; follow_test.go turns following on.
+		"SPX_FOLLOW_ENABLED=false",
 		// The CLI's default NATS address points nowhere, so a developer's
 		// own `spx run` on 127.0.0.1:4222 never answers the suite.
 		"SPX_NATS_LISTEN="+unusedAddr(t),

@@ -1,0 +1,319 @@
+package thetadata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/thetaspec"
+)
+
+// Check is the outcome of exercising one endpoint in DeepCheck.
+type Check struct {
+	Endpoint    string   `json:"endpoint"` // the spec path, or a v2 path
+	URL         string   `json:"url"`
+	Rows        int      `json:"rows"`        // rows spx read
+	Differences []string `json:"differences"` // from what spx expects; empty when none
+	// Notes are answers that differ from the spec's examples in ways spx
+	// reads anyway (a JSON shape, a line ending): worth reporting, not a
+	// problem.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// deepSample bounds the rows of one raw answer whose cells DeepCheck types.
+const deepSample = 2000
+
+// DeepCheck exercises each list and history endpoint spx uses against the
+// terminal, for root, and reports every difference from what spx expects:
+// columns and their order, value types and formats, line endings, the JSON
+// envelope, the no-data status and paging, then whether spx's own readers
+// take the answer. date is the trade date to ask about (zero: the latest
+// trade date of the nearest expiration). It returns an error only when
+// nothing could be asked (no expirations at all).
+func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]Check, error) {
+	tab, err := thetaspec.Load()
+	if err != nil {
+		return nil, err
+	}
+	var out []Check
+	add := func(ch Check) { out = append(out, ch) }
+
+	exps, err := c.Expirations(ctx, root)
+	ch := c.rawCheck(ctx, tab, "/option/list/expirations", "/v3/option/list/expirations?symbol="+root, "/v2/list/expirations?root="+root)
+	ch.Rows = len(exps)
+	if err != nil {
+		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
+		add(ch)
+		return out, fmt.Errorf("listing %s expirations: %w", root, err)
+	}
+	add(ch)
+	if len(exps) == 0 {
+		return out, fmt.Errorf("the terminal lists no expirations for %s", root)
+	}
+	if date.IsZero() {
+		date = latestTradeDate(ctx, c, root, exps)
+	}
+	exp := exps[len(exps)-1]
+	contracts, err := c.Contracts(ctx, date, []string{root})
+	ch = c.rawCheck(ctx, tab, "/option/list/contracts/{request_type}", "/v3/option/list/contracts/quote?date="+date.Compact()+"&symbol="+root,
+		fmt.Sprintf("/v2/list/contracts/option/quote?start_date=%d&root=%s", date.Int(), root))
+	ch.Rows = len(contracts)
+	if err != nil {
+		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
+	} else if len(contracts) == 0 {
+		ch.Differences = append(ch.Differences, "no contracts on "+date.String())
+	} else {
+		exp = contracts[0].Expiration
+		for _, k := range contracts {
+			exp = min(exp, k.Expiration)
+		}
+	}
+	add(ch)
+	dates, err := c.ExpirationDates(ctx, root, exp)
+	ch = c.rawCheck(ctx, tab, "/option/list/dates/{request_type}", "/v3/option/list/dates/quote?symbol="+root+"&expiration="+exp.Compact(),
+		fmt.Sprintf("/v2/list/dates/option/quote?root=%s&exp=%d", root, exp.Int()))
+	ch.Rows = len(dates)
+	if err != nil {
+		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
+	} else if !slices.Contains(dates, date) {
+		ch.Differences = append(ch.Differences, fmt.Sprintf("the trade dates of %s do not include %s, on which list/contracts listed it", exp, date))
+	}
+	add(ch)
+
+	for _, ds := range spx.Datasets {
+		req := spx.HistoryRequest{Dataset: ds, Root: root, Date: date, Expiration: exp, Interval: time.Hour, Right: 'C'}
+		pq := c.historyPath(req)
+		ch := c.rawCheck(ctx, tab, ds.V3Path(), strings.Replace(pq, "&format="+c.o.V3Format, "", 1), pq)
+		n, err := c.readAll(ctx, req)
+		ch.Rows = n
+		if err != nil {
+			ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error())
+		} else if n == 0 {
+			ch.Differences = append(ch.Differences, "no rows")
+		}
+		// A day without a session must be 472 NO_DATA (spx records the job
+		// as empty, not failed).
+		sat := date
+		for sat.Weekday() != time.Saturday {
+			sat = sat.AddDays(-1)
+		}
+		req.Date = sat
+		if _, err := c.readAll(ctx, req); !errors.Is(err, spx.ErrNoData) {
+			ch.Differences = append(ch.Differences, fmt.Sprintf("a Saturday (%s) did not answer 472 NO_DATA: %v", sat, err))
+		}
+		add(ch)
+	}
+	return out, nil
+}
+
+// latestTradeDate is the latest trade date, not after today, of the
+// nearest expiration from today on (or of the last one listed).
+func latestTradeDate(ctx context.Context, c *Client, root string, exps []spx.Date) spx.Date {
+	today := spx.DateOf(time.Now().In(spx.NewYork))
+	e := exps[len(exps)-1]
+	for _, x := range exps {
+		if x >= today {
+			e = x
+			break
+		}
+	}
+	dates, err := c.ExpirationDates(ctx, root, e)
+	best := spx.Date(0)
+	for _, d := range dates {
+		if d <= today && d > best {
+			best = d
+		}
+	}
+	if err != nil || best == 0 {
+		return min(e, today)
+	}
+	return best
+}
+
+func (c *Client) readAll(ctx context.Context, req spx.HistoryRequest) (int, error) {
+	s, err := c.History(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	n := 0
+	for s.Next() {
+		n++
+	}
+	return n, s.Err()
+}
+
+// rawCheck asks a v3 terminal pq (no format parameter) in csv, ndjson and
+// json and compares each answer with endpoint's contract. A v2 terminal has
+// no contract table: the check is named by v2pq and rests on spx's own
+// readers (the caller's part).
+func (c *Client) rawCheck(ctx context.Context, tab *thetaspec.Table, endpoint, pq, v2pq string) Check {
+	ch := Check{Endpoint: endpoint, URL: c.base + pq, Differences: []string{}}
+	if c.gen != "v3" {
+		path, _, _ := strings.Cut(v2pq, "?")
+		ch.Endpoint, ch.URL = path, c.base+v2pq
+		return ch
+	}
+	e, ok := tab.Endpoint(endpoint)
+	if !ok {
+		ch.Differences = append(ch.Differences, "not in the contract table")
+		return ch
+	}
+	sep := "?"
+	if strings.Contains(pq, "?") {
+		sep = "&"
+	}
+	for _, format := range []string{"csv", "ndjson", "json"} {
+		body, hdr, err := c.rawGet(ctx, pq+sep+"format="+format)
+		if err != nil {
+			ch.Differences = append(ch.Differences, fmt.Sprintf("format=%s: %v", format, err))
+			continue
+		}
+		if np := strings.TrimSpace(hdr.Get("Next-Page")); np != "" && np != "null" {
+			ch.Differences = append(ch.Differences, fmt.Sprintf("format=%s: a Next-Page header (%s): spx does not page v3 answers", format, np))
+		}
+		diffs, notes := compareAnswer(e, format, body)
+		for _, d := range diffs {
+			ch.Differences = append(ch.Differences, "format="+format+": "+d)
+		}
+		for _, n := range notes {
+			ch.Notes = append(ch.Notes, "format="+format+": "+n)
+		}
+	}
+	return ch
+}
+
+type header interface{ Get(string) string }
+
+// rawGet reads at most 32 MiB of an answer.
+func (c *Client) rawGet(ctx context.Context, pq string) ([]byte, header, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	resp, err := c.get(ctx, pq)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	return b, resp.Header, err
+}
+
+// compareAnswer lists how body differs from the contract of e in format:
+// differences spx does not expect, and notes on what it reads anyway.
+func compareAnswer(e *thetaspec.Endpoint, format string, body []byte) (out, notes []string) {
+	cols := e.ColumnNames()
+	note := func(format string, args ...any) {
+		if len(out) < 12 {
+			out = append(out, fmt.Sprintf(format, args...))
+		}
+	}
+	cell := func(name, v string, quoted *bool) {
+		for i := range e.Response.Columns {
+			if c := &e.Response.Columns[i]; c.Name == name {
+				if err := thetaspec.CheckCell(c, v, quoted); err != nil {
+					note("%v", err)
+				}
+				return
+			}
+		}
+		note("column %s is not in the spec", name)
+	}
+	switch format {
+	case "csv":
+		if e.Response.CSVLineEnding == `\r\n` && !bytes.Contains(body, []byte("\r\n")) {
+			notes = append(notes, `lines end with \n, the spec's example with \r\n (spx reads both)`)
+		}
+		lines := strings.Split(strings.TrimRight(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n"), "\n")
+		if got := lines[0]; got != strings.Join(cols, ",") {
+			note("header %s, the spec has %s", got, strings.Join(cols, ","))
+			return out, notes
+		}
+		for _, l := range lines[1:min(len(lines), deepSample+1)] {
+			f := strings.Split(l, ",")
+			if len(f) != len(cols) {
+				note("a row of %d fields: %s", len(f), l)
+				continue
+			}
+			for j, v := range f {
+				cell(cols[j], v, nil)
+			}
+		}
+	case "ndjson":
+		for n, l := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			if n >= deepSample {
+				break
+			}
+			out = append(out, compareObject(l, cols, cell)...)
+			if len(out) > 12 {
+				break
+			}
+		}
+	case "json":
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(body, &top); err != nil {
+			note("not a JSON object: %v", err)
+			return out, notes
+		}
+		resp, hasResp := top["response"]
+		switch {
+		case !hasResp:
+			notes = append(notes, "the columnar shape {\"column\":[…]} (as lumibot and trade4ticks describe real terminals), not the spec example's {\"response\":[…]} (spx reads both)")
+			var keys []string
+			for k := range top {
+				keys = append(keys, k)
+			}
+			if !sameNames(keys, cols) {
+				note("arrays %v, the spec's columns are %v", sorted(keys), sorted(cols))
+			}
+		case e.Response.JSONShape == "contract+data":
+			var els []struct {
+				Contract json.RawMessage   `json:"contract"`
+				Data     []json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(resp, &els); err != nil || len(els) == 0 || els[0].Contract == nil {
+				note("\"response\" is not [{\"contract\":{…},\"data\":[…]}, …] as the spec's example")
+			}
+		}
+	}
+	if len(out) > 12 {
+		out = append(out[:12], fmt.Sprintf("and %d more like these", len(out)-12))
+	}
+	return out, notes
+}
+
+func compareObject(l []byte, cols []string, cell func(name, v string, quoted *bool)) []string {
+	d := json.NewDecoder(bytes.NewReader(l))
+	d.UseNumber()
+	var obj map[string]any
+	if err := d.Decode(&obj); err != nil {
+		return []string{"a line is not a JSON object: " + err.Error()}
+	}
+	var keys []string
+	for k, v := range obj {
+		keys = append(keys, k)
+		s, isString := v.(string)
+		if !isString {
+			s = fmt.Sprint(v)
+		}
+		cell(k, s, &isString)
+	}
+	if !sameNames(keys, cols) {
+		return []string{fmt.Sprintf("keys %v, the spec's columns are %v", sorted(keys), sorted(cols))}
+	}
+	return nil
+}
+
+func sameNames(a, b []string) bool { return slices.Equal(sorted(a), sorted(b)) }
+
+func sorted(a []string) []string {
+	out := slices.Clone(a)
+	slices.Sort(out)
+	return out
+}
