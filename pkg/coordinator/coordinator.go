@@ -144,6 +144,9 @@ func (s *Service) Run(ctx context.Context) error {
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- s.consume(ctx, queue.StreamEvents, queue.ConsumerCoordinator, s.handleEventMsg) })
 	wg.Go(func() { errs <- s.consume(ctx, queue.StreamDLQ, queue.ConsumerDeadLetters, s.handleDeadLetter) })
+	// Beside the consumers: Reconcile waits for the events stored before
+	// the start to be applied.
+	wg.Go(func() { s.reconcileAtStart(ctx) })
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -182,6 +185,30 @@ func (s *Service) consume(ctx context.Context, stream, consumer string, handle f
 		})
 	}
 	return nil
+}
+
+// reconcileAtStart runs Reconcile until it succeeds or ctx ends (NATS may
+// be busy recovering its store right after a crash).
+func (s *Service) reconcileAtStart(ctx context.Context) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		res, err := s.Reconcile(ctx)
+		if err == nil {
+			if len(res.Requeued)+len(res.Replanned)+res.StagedRemoved > 0 {
+				s.log.Warn("recovered from an unclean stop", "jobs_requeued", len(res.Requeued),
+					"days_replanned", res.Replanned, "staged_objects_removed", res.StagedRemoved)
+			} else {
+				s.log.Info("status store and work streams agree")
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("reconciling the status store with the work streams failed; retrying", "err", err, "in", wait)
+		sleep(ctx, wait)
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -235,24 +262,45 @@ type EnqueueResult struct {
 // dead jobs are retried with a new generation.
 func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult, error) {
 	var res EnqueueResult
+	// Every day asked for is recorded as being planned before the first is
+	// listed: a crash part-way leaves the rest marked, and the coordinator
+	// plans them when it starts again (reconcile.go).
+	var todo []spx.Date
+	fresh := map[spx.Date]bool{} // no day record before this request
 	for _, d := range dates {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
 		if !calendar.IsSession(d) {
 			res.Skipped = append(res.Skipped, d)
 			continue
 		}
-		if rec, ok, err := s.store.Day(ctx, d); err != nil {
+		rec, ok, err := s.store.Day(ctx, d)
+		if err != nil {
 			return res, fmt.Errorf("reading day %s: %w", d, err)
-		} else if ok && rec.Status.Complete() {
+		}
+		if ok && rec.Status.Complete() {
 			res.Skipped = append(res.Skipped, d)
 			continue
+		}
+		if err := s.markPlanning(ctx, d, true, ""); err != nil {
+			return res, err
+		}
+		fresh[d] = !ok
+		todo = append(todo, d)
+	}
+	for _, d := range todo {
+		if err := ctx.Err(); err != nil {
+			return res, err
 		}
 		keys, err := s.plan(ctx, d)
 		if err != nil {
 			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
 			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
+			why := ""
+			if fresh[d] {
+				why = "listing contracts: " + err.Error()
+			}
+			if err := s.markPlanning(ctx, d, false, why); err != nil {
+				return res, err
+			}
 			continue
 		}
 		n, err := s.enqueueDay(ctx, d, keys)
@@ -267,6 +315,29 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		res.Jobs += n
 	}
 	return res, nil
+}
+
+// markPlanning sets or clears a day's Planning mark. A day first recorded by
+// this request is queued while it is planned; if planning fails (failed
+// non-empty) it becomes failed with that reason, a gap for spx process-gaps.
+func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, failed string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
+		r.Planning, r.UpdatedAt = planning, now
+		if r.Status == "" {
+			r.Status, r.StartedAt = spx.DayQueued, now
+		}
+		if failed != "" {
+			r.Status, r.ErrorMessage, r.CompletedAt = spx.DayFailed, failed, now
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording day %s: %w", d, err)
+	}
+	return nil
 }
 
 // plan lists the day's contracts and returns one job key per (dataset, root,
@@ -313,7 +384,7 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 	if len(keys) == 0 {
 		_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
 			r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = spx.DayNoData, now, now, now
-			r.JobsTotal, r.JobsDone = 0, 0
+			r.JobsTotal, r.JobsDone, r.Planning, r.ErrorMessage = 0, 0, false, ""
 			return nil
 		})
 		if err != nil {
@@ -344,9 +415,26 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
 				return published, fmt.Errorf("recording job %s: %w", k, err)
 			}
-			err := queue.PublishFetch(ctx, s.js, k, gen, s.cfg.Interval)
+			if published > 0 {
+				// A crash here leaves a job recorded queued with no message
+				// and the rest of the day unplanned (reconcile.go).
+				spx.PauseForTest("coordinator.before_publish")
+			}
+			dup, err := queue.PublishFetchDup(ctx, s.js, k, gen, s.cfg.Interval)
 			if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
 				return published, err
+			}
+			if dup {
+				// Published before inside the duplicate window: queued only
+				// if that message is still waiting; if it was consumed or
+				// lost, only a new generation reaches the stream.
+				if g, ok, err := queue.JobMessage(ctx, s.js, queue.StreamFetch, k); err != nil {
+					return published, err
+				} else if !ok || g < gen {
+					if err := s.requeueLocked(ctx, k, "enqueue: the earlier message of this generation is gone"); err != nil {
+						return published, err
+					}
+				}
 			}
 		}
 		published++
@@ -355,7 +443,8 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 		if r.StartedAt.IsZero() || r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
 			r.StartedAt = now
 		}
-		r.Status, r.UpdatedAt, r.CompletedAt = spx.DayQueued, now, time.Time{}
+		r.Status, r.UpdatedAt, r.CompletedAt, r.Planning = spx.DayQueued, now, time.Time{}, false
+		r.ErrorMessage = ""
 		return nil
 	})
 	if err != nil {
