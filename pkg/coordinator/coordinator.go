@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,8 +94,39 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 
-	mu sync.Mutex // serialises changes to job and day records
+	mu   sync.Mutex // serialises changes to job and day records
+	live atomic.Pointer[Planning]
 }
+
+// Planning is the part of Config a running coordinator can take anew
+// (spx run and spx coordinator re-read it on SIGHUP): it applies to days
+// planned and jobs queued from then on.
+type Planning struct {
+	Datasets  []spx.Dataset
+	Roots     []string
+	Interval  time.Duration
+	StartDate spx.Date
+}
+
+// SetPlanning replaces the planning settings; empty fields keep theirs.
+func (s *Service) SetPlanning(p Planning) {
+	cur := s.planning()
+	if len(p.Datasets) == 0 {
+		p.Datasets = cur.Datasets
+	}
+	if len(p.Roots) == 0 {
+		p.Roots = cur.Roots
+	}
+	if p.Interval <= 0 {
+		p.Interval = cur.Interval
+	}
+	if p.StartDate.IsZero() {
+		p.StartDate = cur.StartDate
+	}
+	s.live.Store(&p)
+}
+
+func (s *Service) planning() Planning { return *s.live.Load() }
 
 // New returns a coordinator.
 func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Lister, man Manifester, cfg Config) *Service {
@@ -125,7 +157,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	if cfg.MaxRefetch <= 0 {
 		cfg.MaxRefetch = 3
 	}
-	return &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate})
+	return s
 }
 
 // Run creates the topology, serves the control API, and consumes events and
@@ -139,7 +173,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer svc.Stop()
-	s.log.Info("coordinator started", "datasets", s.cfg.Datasets, "roots", s.cfg.Roots)
+	s.log.Info("coordinator started", "datasets", s.planning().Datasets, "roots", s.planning().Roots)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- s.consume(ctx, queue.StreamEvents, queue.ConsumerCoordinator, s.handleEventMsg) })
@@ -225,7 +259,7 @@ func (s *Service) EndDate() spx.Date { return calendar.LastClosedSession(s.cfg.N
 // is the configured start date, a zero to the last closed session.
 func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, error) {
 	if from.IsZero() {
-		from = s.cfg.StartDate
+		from = s.planning().StartDate
 	}
 	if to.IsZero() || to > s.EndDate() {
 		to = s.EndDate()
@@ -343,10 +377,11 @@ func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, f
 // plan lists the day's contracts and returns one job key per (dataset, root,
 // expiration).
 func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
+	pl := s.planning()
 	var contracts []spx.Contract
 	err := queue.RetryTransientFor(ctx, s.cfg.ListRetryFor, s.cfg.RetryBase, 15*time.Second, func(ctx context.Context) error {
 		var err error
-		contracts, err = s.src.Contracts(ctx, d, s.cfg.Roots)
+		contracts, err = s.src.Contracts(ctx, d, pl.Roots)
 		return err
 	})
 	if spx.ClassOf(err) == spx.ClassEmpty {
@@ -361,13 +396,13 @@ func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 	}
 	seen := map[re]bool{}
 	for _, c := range contracts {
-		if c.Expiration < d || !slices.Contains(s.cfg.Roots, c.Root) {
+		if c.Expiration < d || !slices.Contains(pl.Roots, c.Root) {
 			continue
 		}
 		seen[re{c.Root, c.Expiration}] = true
 	}
 	var keys []spx.JobKey
-	for _, ds := range s.cfg.Datasets {
+	for _, ds := range pl.Datasets {
 		for x := range seen {
 			keys = append(keys, spx.JobKey{Dataset: ds, Root: x.root, Date: d, Expiration: x.exp})
 		}
@@ -420,7 +455,7 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 				// and the rest of the day unplanned (reconcile.go).
 				spx.PauseForTest("coordinator.before_publish")
 			}
-			dup, err := queue.PublishFetchDup(ctx, s.js, k, gen, s.cfg.Interval)
+			dup, err := queue.PublishFetchDup(ctx, s.js, k, gen, s.planning().Interval)
 			if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
 				return published, err
 			}
@@ -481,7 +516,7 @@ func (s *Service) requeueLocked(ctx context.Context, k spx.JobKey, why string) e
 	if err := queue.PurgeJob(ctx, s.js, queue.StreamWrite, k.WriteSubject()); err != nil {
 		return err
 	}
-	if err := queue.PublishFetch(ctx, s.js, k, rec.Generation, s.cfg.Interval); err != nil {
+	if err := queue.PublishFetch(ctx, s.js, k, rec.Generation, s.planning().Interval); err != nil {
 		return err
 	}
 	s.log.Info("job queued again", "job", k.String(), "generation", rec.Generation, "why", why)

@@ -237,3 +237,14 @@ func stagedKey(name string) (spx.JobKey, bool) {
 	}
 	return key, name == key.ObjectName() || name == strings.TrimSuffix(key.ObjectName(), ".s2")+".zst"
 }
+
+// WaitEventsApplied waits up to d until every event stored on SPX_EVENTS
+// so far has been recorded (a graceful shutdown calls it after the workers
+// stopped). Events it does not wait for are recorded at the next start.
+func (s *Service) WaitEventsApplied(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := queue.EventsApplied(ctx, s.js); err != nil {
+		s.log.Info("stopping with events not yet recorded; they are recorded at the next start", "err", err)
+	}
+}
