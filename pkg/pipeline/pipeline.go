@@ -66,8 +66,8 @@ type Pipeline struct {
 	stopOnce sync.Once
 	topo     queue.Topology // as created, for SetConcurrency
 	mu       sync.Mutex
-	errs   []error
-	log    *slog.Logger
+	errs     []error
+	log      *slog.Logger
 }
 
 // Start starts the NATS side and the roles; they run until Stop or until
