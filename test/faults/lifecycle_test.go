@@ -1,11 +1,23 @@
 package faults
 
 import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spx-archive/spx/pkg/coordinator"
+	"github.com/spx-archive/spx/pkg/queue"
 )
 
 // terminate sends SIGTERM and returns how long the process took to exit;
@@ -68,4 +80,97 @@ func TestTerminateRunMidBackfill(t *testing.T) {
 			sameFiles(t, fileSums(t, c.out), c.reference("2024-03-04", "2024-03-05"))
 		})
 	}
+}
+
+// notifySocket listens where a service manager would (NOTIFY_SOCKET) and
+// collects every state datagram.
+func notifySocket(t *testing.T) (path string, states func() []string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "spx-notify-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path = filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, string(buf[:n]))
+			mu.Unlock()
+		}
+	}()
+	return path, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+}
+
+func waitState(t *testing.T, states func() []string, prefix string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(states(), func(s string) bool { return strings.HasPrefix(s, prefix) }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q notification; got %q", prefix, states())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Scenario 13: `spx run` as a systemd Type=notify service: READY=1 once it
+// serves, SIGHUP applies a changed thetadata.concurrency live (the fetch
+// consumer's cap) and names a changed key that needs a restart, STOPPING=1
+// and exit 0 on SIGTERM.
+func TestRunServiceLifecycle(t *testing.T) {
+	sock, states := notifySocket(t)
+	c := newCluster(t, clusterOptions{})
+	run := c.run([]string{"NOTIFY_SOCKET=" + sock})
+	waitState(t, states, "READY=1")
+
+	nc, err := nats.Connect(c.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := coordinator.NewClient(nc)
+	for k, v := range map[string]string{"thetadata.concurrency": "1", "thetadata.timeout": "2m"} {
+		if err := client.ConfigSet(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = run.cmd.Process.Signal(syscall.SIGHUP)
+	run.waitFor(t, regexp.MustCompile(`SIGHUP: applied without a restart.*thetadata.concurrency=1`), 10*time.Second)
+	run.waitFor(t, regexp.MustCompile(`SIGHUP: these keys .* after a restart.*thetadata.timeout`), 10*time.Second)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(ctx, queue.StreamFetch, queue.ConsumerFetchers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cons.CachedInfo().Config.MaxAckPending; n != 1 {
+		t.Errorf("fetch consumer MaxAckPending %d after SIGHUP, want 1", n)
+	}
+	// A second SIGHUP with nothing changed since says so.
+	_ = run.cmd.Process.Signal(syscall.SIGHUP)
+	run.waitFor(t, regexp.MustCompile(`SIGHUP: configuration re-read; nothing changed|SIGHUP: these keys`), 10*time.Second)
+
+	// The process still works after the reloads.
+	if out, code := c.process("2024-03-04", "2024-03-04", 2*time.Minute); code != 0 {
+		t.Fatalf("process-range exit %d:\n%s", code, out)
+	}
+	run.terminate(t, 15*time.Second)
+	waitState(t, states, "STOPPING=1")
+	c.check(twoDays[:1], false)
 }
