@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/spx-archive/spx/pkg/coordinator"
 	"github.com/spx-archive/spx/pkg/queue"
 )
 
@@ -142,10 +141,14 @@ func TestRunServiceLifecycle(t *testing.T) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := coordinator.NewClient(nc)
+	// spx config set reaches the coordinator that holds the database.
 	for k, v := range map[string]string{"thetadata.concurrency": "1", "thetadata.timeout": "2m"} {
-		if err := client.ConfigSet(ctx, k, v); err != nil {
-			t.Fatal(err)
+		out, code := c.cli(30*time.Second, "config", "set", k, v, "--nats", c.natsURL)
+		if code != 0 || !strings.Contains(out, "stored by the running coordinator") {
+			t.Fatalf("config set %s %s while spx run holds the database: exit %d:\n%s", k, v, code, out)
+		}
+		if k == "thetadata.concurrency" && !strings.Contains(out, "SIGHUP") {
+			t.Errorf("config set of a live key does not say how to apply it:\n%s", out)
 		}
 	}
 	_ = run.cmd.Process.Signal(syscall.SIGHUP)
