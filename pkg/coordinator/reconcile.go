@@ -32,6 +32,11 @@ import (
 //
 // Reconcile repairs each at coordinator start.
 
+// eventsWait bounds how long Reconcile waits for the events stored before
+// it to be recorded: the events consumer's AckWait (30 s, for events the
+// killed process held) plus time to apply a backlog.
+const eventsWait = 2 * time.Minute
+
 // ReconcileResult says what Reconcile did.
 type ReconcileResult struct {
 	Requeued      []string   `json:"requeued"`       // in-flight jobs with no message of their generation
@@ -82,9 +87,21 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	}
 	if len(suspects) > 0 {
 		// A message acked after the streams were read had its event stored
-		// before: once applied, the job's record shows it.
-		if err := queue.EventsApplied(ctx, s.js); err != nil {
+		// before: once applied, the job's record shows it. An event that
+		// keeps failing must not hold recovery back for ever: past
+		// eventsWait the suspects are queued again anyway (at worst a job
+		// done once more, with the same bytes).
+		wctx, cancel := context.WithTimeout(ctx, eventsWait)
+		err := queue.EventsApplied(wctx, s.js)
+		cancel()
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return res, err
+		}
+		if err != nil {
+			s.log.Warn("events stored before the start are not all recorded yet; queuing the jobs without a message anyway", "err", err, "waited", eventsWait)
 		}
 		if res.Requeued, err = s.requeueLost(ctx, suspects); err != nil {
 			return res, err
