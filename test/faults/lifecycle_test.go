@@ -47,9 +47,11 @@ func TestTerminateRunMidBackfill(t *testing.T) {
 		drain   string
 		limit   time.Duration // SIGTERM to exit
 		logged  *regexp.Regexp
+		twice   bool // a second SIGTERM right after the first
 	}{
-		{"drained", "300ms", "30s", 15 * time.Second, regexp.MustCompile(`drained: every job in hand finished`)},
-		{"handed-back", "4s", "500ms", 10 * time.Second, regexp.MustCompile(`stopping: job handed back unfinished`)},
+		{"drained", "300ms", "30s", 15 * time.Second, regexp.MustCompile(`drained: every job in hand finished`), false},
+		{"handed-back", "2s", "300ms", 10 * time.Second, regexp.MustCompile(`stopping: job handed back unfinished`), false},
+		{"second-signal", "2s", "30s", 10 * time.Second, regexp.MustCompile(`(?s)second signal: stopping now.*stopping: job handed back unfinished`), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, clusterOptions{simArgs: []string{"--latency", tc.latency}})
@@ -59,6 +61,12 @@ func TestTerminateRunMidBackfill(t *testing.T) {
 			}
 			run.waitFor(t, regexp.MustCompile(`msg=staged`), time.Minute)
 			time.Sleep(100 * time.Millisecond) // the next fetches are in hand
+			if tc.twice {
+				go func() {
+					time.Sleep(300 * time.Millisecond)
+					_ = run.cmd.Process.Signal(syscall.SIGTERM)
+				}()
+			}
 			took := run.terminate(t, tc.limit)
 			if !tc.logged.MatchString(run.Log()) {
 				t.Errorf("the log does not say %q:\n%s", tc.logged, tail(run.Log()))
