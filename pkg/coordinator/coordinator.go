@@ -300,7 +300,6 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 	// listed: a crash part-way leaves the rest marked, and the coordinator
 	// plans them when it starts again (reconcile.go).
 	var todo []spx.Date
-	fresh := map[spx.Date]bool{} // no day record before this request
 	for _, d := range dates {
 		if !calendar.IsSession(d) {
 			res.Skipped = append(res.Skipped, d)
@@ -317,7 +316,6 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		if err := s.markPlanning(ctx, d, true, ""); err != nil {
 			return res, err
 		}
-		fresh[d] = !ok
 		todo = append(todo, d)
 	}
 	for _, d := range todo {
@@ -328,8 +326,11 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		if err != nil {
 			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
 			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
+			// A day with no job recorded (new, or planned again after a
+			// crash) becomes failed with the reason rather than queued
+			// with nothing queued.
 			why := ""
-			if fresh[d] {
+			if jobs, jerr := s.store.JobsForDate(ctx, d); jerr == nil && len(jobs) == 0 {
 				why = "listing contracts: " + err.Error()
 			}
 			if err := s.markPlanning(ctx, d, false, why); err != nil {
@@ -352,8 +353,8 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 }
 
 // markPlanning sets or clears a day's Planning mark. A day first recorded by
-// this request is queued while it is planned; if planning fails (failed
-// non-empty) it becomes failed with that reason, a gap for spx process-gaps.
+// this request is queued while it is planned; failed non-empty makes it
+// failed with that reason (a gap for spx process-gaps and spx retry).
 func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, failed string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,8 +3,10 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,5 +223,33 @@ func TestEnqueueAgainAfterALostMessage(t *testing.T) {
 	}
 	if g := fetchGen(t, js, k); g != 2 {
 		t.Errorf("fetch message generation %d after a third enqueue, want 2", g)
+	}
+}
+
+type failingLister struct{ err error }
+
+func (f failingLister) Contracts(context.Context, spx.Date, []string) ([]spx.Contract, error) {
+	return nil, f.err
+}
+
+// A day that cannot be listed is not left marked as being planned (the
+// next start would list it again and again) nor queued with nothing
+// queued: it is failed with the reason, a gap.
+func TestEnqueueUnlistableDay(t *testing.T) {
+	s, st, _ := reconcileService(t, failingLister{spx.Permanent(errors.New("terminal says no"))})
+	ctx := context.Background()
+	res, err := s.Enqueue(ctx, []spx.Date{day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.NotListed) != 1 {
+		t.Fatalf("not listed %v, want the day", res.NotListed)
+	}
+	rec, ok, _ := st.Day(ctx, day)
+	if !ok || rec.Planning || rec.Status != spx.DayFailed || !strings.Contains(rec.ErrorMessage, "terminal says no") {
+		t.Errorf("day record %+v, want failed with the listing error, not planning", rec)
+	}
+	if r, err := s.Reconcile(ctx); err != nil || len(r.Replanned) != 0 {
+		t.Errorf("reconcile after a failed listing: %+v, %v; want nothing planned again", r, err)
 	}
 }
