@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/spx-archive/spx/pkg/config"
 	"github.com/spx-archive/spx/pkg/pipeline"
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/statusdb"
 	"github.com/spx-archive/spx/pkg/thetadata"
 )
 
@@ -160,6 +163,13 @@ func runConfigSet(ctx context.Context, o *Options, out io.Writer, key, value str
 		}
 	}
 	s, err := openStoreForWrite(ctx, o)
+	if errors.Is(err, statusdb.ErrLocked) {
+		// A running coordinator holds the database: store it through its
+		// control API, if it answers where this machine's roles meet.
+		if ok, serr := configSetRunning(ctx, o, out, key, value); ok {
+			return serr
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -422,4 +432,25 @@ func checkS3Archive(ctx context.Context, cfg config.Config, o *Options) error {
 		return err
 	}
 	return pipeline.CheckArchive(ctx, arc, true)
+}
+
+// configSetRunning stores a value through the running coordinator's control
+// API. ok is false when no coordinator answers (the caller reports the
+// locked database instead).
+func configSetRunning(ctx context.Context, o *Options, out io.Writer, key, value string) (ok bool, err error) {
+	cl, err := connectCluster(ctx, o, o.Logger(), false)
+	if err != nil {
+		return false, nil
+	}
+	defer cl.Close()
+	if err := cl.client.ConfigSet(ctx, key, value); err != nil {
+		return true, fmt.Errorf("storing %s through the running coordinator: %w", key, err)
+	}
+	fmt.Fprintf(out, "%s = %s (stored by the running coordinator, which holds the database)\n", key, displayOf(key, value))
+	if slices.Contains(liveKeys, key) {
+		fmt.Fprintln(out, "note: send the coordinator SIGHUP (systemctl reload spx-coordinator, or kill -HUP <pid>) to apply it now")
+	} else {
+		fmt.Fprintln(out, "note: takes effect when the coordinator and the workers restart")
+	}
+	return true, nil
 }

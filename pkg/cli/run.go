@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -25,6 +26,7 @@ type roleFlags struct {
 	listen, monitor   string
 	http              string
 	follow            bool
+	drain             time.Duration
 }
 
 func newRunCommand(o *Options) *cobra.Command {
@@ -55,6 +57,7 @@ Queue work with spx process, spx process-gaps or spx enqueue-gaps.`,
 }
 
 func addRoleFlags(cmd *cobra.Command, f *roleFlags, server, fetchers, writers bool) {
+	cmd.Flags().DurationVar(&f.drain, "drain-timeout", defaultDrain, "on SIGTERM or Ctrl-C, how long jobs in hand may finish before they are handed back to the queue (a second signal stops at once)")
 	if fetchers {
 		cmd.Flags().IntVar(&f.fetchers, "fetchers", 0, "fetch workers (default thetadata.concurrency)")
 	}
@@ -126,10 +129,25 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	if flags.Lookup("writers") != nil {
 		po.Writers = f.writers
 	}
-	p, err := pipeline.Start(ctx, po)
+	if f.drain <= 0 {
+		return Usagef("--drain-timeout must be positive, e.g. 30s")
+	}
+	// The roles outlive the first signal (which ends ctx) for the drain;
+	// hard ends them: a second signal, or ctx ending while they start.
+	hardCtx, hard := context.WithCancel(context.WithoutCancel(ctx))
+	defer hard()
+	early := context.AfterFunc(ctx, hard)
+	p, err := pipeline.Start(hardCtx, po)
+	early()
 	if err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		return p.Stop()
+	}
+	rl := &reloader{o: o, store: store, p: p, start: po.Config, cur: po.Config, log: log}
+	stopSignals := watchSignals(log, hard, func() { rl.reload(hardCtx) })
+	defer stopSignals()
 	if p.Server != nil {
 		fmt.Fprintf(errw, "spx: NATS on %s", p.Server.ClientURL())
 		if m := p.Server.MonitorURL(); m != "" {
@@ -160,11 +178,18 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 		g.Go(func() error { return hb.Run(gctx) })
 	}
 	fmt.Fprintf(errw, "spx: running %s; stop with Ctrl-C\n", roleList(po))
+	sdNotify(log, "READY=1\nSTATUS=running "+roleList(po))
 	g.Go(func() error { <-gctx.Done(); return nil })
 	err = g.Wait()
-	if serr := p.Stop(); err == nil {
+	sdNotify(log, "STOPPING=1")
+	if ctx.Err() != nil && err == nil {
+		fmt.Fprintf(errw, "spx: stopping: finishing the jobs in hand (at most %s; a second Ctrl-C stops at once)\n", f.drain)
+	}
+	started := time.Now()
+	if serr := p.Shutdown(f.drain); err == nil {
 		err = serr
 	}
+	log.Info("stopped", "took", time.Since(started).Round(time.Millisecond))
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -100,10 +101,41 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 
-	mu sync.Mutex // serialises changes to job and day records
+	mu   sync.Mutex // serialises changes to job and day records
+	live atomic.Pointer[Planning]
 
 	follow *follower // nil unless Config.Follow.Enabled
 }
+
+// Planning is the part of Config a running coordinator can take anew
+// (spx run and spx coordinator re-read it on SIGHUP): it applies to days
+// planned and jobs queued from then on.
+type Planning struct {
+	Datasets  []spx.Dataset
+	Roots     []string
+	Interval  time.Duration
+	StartDate spx.Date
+}
+
+// SetPlanning replaces the planning settings; empty fields keep theirs.
+func (s *Service) SetPlanning(p Planning) {
+	cur := s.planning()
+	if len(p.Datasets) == 0 {
+		p.Datasets = cur.Datasets
+	}
+	if len(p.Roots) == 0 {
+		p.Roots = cur.Roots
+	}
+	if p.Interval <= 0 {
+		p.Interval = cur.Interval
+	}
+	if p.StartDate.IsZero() {
+		p.StartDate = cur.StartDate
+	}
+	s.live.Store(&p)
+}
+
+func (s *Service) planning() Planning { return *s.live.Load() }
 
 // New returns a coordinator.
 func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Lister, man Manifester, cfg Config) *Service {
@@ -138,6 +170,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 		cfg.MaxRefetch = 3
 	}
 	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate})
 	if cfg.Follow.Enabled {
 		s.follow = newFollower(s, cfg.Follow)
 	}
@@ -155,7 +188,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer svc.Stop()
-	s.log.Info("coordinator started", "datasets", s.cfg.Datasets, "roots", s.cfg.Roots)
+	s.log.Info("coordinator started", "datasets", s.planning().Datasets, "roots", s.planning().Roots)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- s.consume(ctx, queue.StreamEvents, queue.ConsumerCoordinator, s.handleEventMsg) })
@@ -163,6 +196,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.follow != nil {
 		wg.Go(func() { _ = s.follow.run(ctx) })
 	}
+	// Beside the consumers: Reconcile waits for the events stored before
+	// the start to be applied.
+	wg.Go(func() { s.reconcileAtStart(ctx) })
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -203,6 +239,30 @@ func (s *Service) consume(ctx context.Context, stream, consumer string, handle f
 	return nil
 }
 
+// reconcileAtStart runs Reconcile until it succeeds or ctx ends (NATS may
+// be busy recovering its store right after a crash).
+func (s *Service) reconcileAtStart(ctx context.Context) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		res, err := s.Reconcile(ctx)
+		if err == nil {
+			if len(res.Requeued)+len(res.Replanned)+res.StagedRemoved > 0 {
+				s.log.Warn("recovered from an unclean stop", "jobs_requeued", len(res.Requeued),
+					"days_replanned", res.Replanned, "staged_objects_removed", res.StagedRemoved)
+			} else {
+				s.log.Info("status store and work streams agree")
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("reconciling the status store with the work streams failed; retrying", "err", err, "in", wait)
+		sleep(ctx, wait)
+		wait = min(2*wait, time.Minute)
+	}
+}
+
 func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -217,7 +277,7 @@ func (s *Service) EndDate() spx.Date { return calendar.LastClosedSession(s.cfg.N
 // is the configured start date, a zero to the last closed session.
 func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, error) {
 	if from.IsZero() {
-		from = s.cfg.StartDate
+		from = s.planning().StartDate
 	}
 	if to.IsZero() || to > s.EndDate() {
 		to = s.EndDate()
@@ -254,24 +314,46 @@ type EnqueueResult struct {
 // dead jobs are retried with a new generation.
 func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult, error) {
 	var res EnqueueResult
+	// Every day asked for is recorded as being planned before the first is
+	// listed: a crash part-way leaves the rest marked, and the coordinator
+	// plans them when it starts again (reconcile.go).
+	var todo []spx.Date
 	for _, d := range dates {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
 		if !calendar.IsSession(d) {
 			res.Skipped = append(res.Skipped, d)
 			continue
 		}
-		if rec, ok, err := s.store.Day(ctx, d); err != nil {
+		rec, ok, err := s.store.Day(ctx, d)
+		if err != nil {
 			return res, fmt.Errorf("reading day %s: %w", d, err)
-		} else if ok && rec.Status.Complete() {
+		}
+		if ok && rec.Status.Complete() {
 			res.Skipped = append(res.Skipped, d)
 			continue
+		}
+		if err := s.markPlanning(ctx, d, true, ""); err != nil {
+			return res, err
+		}
+		todo = append(todo, d)
+	}
+	for _, d := range todo {
+		if err := ctx.Err(); err != nil {
+			return res, err
 		}
 		keys, err := s.plan(ctx, d)
 		if err != nil {
 			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
 			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
+			// A day with no job recorded (new, or planned again after a
+			// crash) becomes failed with the reason rather than queued
+			// with nothing queued.
+			why := ""
+			if jobs, jerr := s.store.JobsForDate(ctx, d); jerr == nil && len(jobs) == 0 {
+				why = "listing contracts: " + err.Error()
+			}
+			if err := s.markPlanning(ctx, d, false, why); err != nil {
+				return res, err
+			}
 			continue
 		}
 		n, err := s.enqueueDay(ctx, d, keys)
@@ -288,13 +370,37 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 	return res, nil
 }
 
+// markPlanning sets or clears a day's Planning mark. A day first recorded by
+// this request is queued while it is planned; failed non-empty makes it
+// failed with that reason (a gap for spx process-gaps and spx retry).
+func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, failed string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
+		r.Planning, r.UpdatedAt = planning, now
+		if r.Status == "" {
+			r.Status, r.StartedAt = spx.DayQueued, now
+		}
+		if failed != "" {
+			r.Status, r.ErrorMessage, r.CompletedAt = spx.DayFailed, failed, now
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording day %s: %w", d, err)
+	}
+	return nil
+}
+
 // plan lists the day's contracts and returns one job key per (dataset, root,
 // expiration).
 func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
+	pl := s.planning()
 	var contracts []spx.Contract
 	err := queue.RetryTransientFor(ctx, s.cfg.ListRetryFor, s.cfg.RetryBase, 15*time.Second, func(ctx context.Context) error {
 		var err error
-		contracts, err = s.src.Contracts(ctx, d, s.cfg.Roots)
+		contracts, err = s.src.Contracts(ctx, d, pl.Roots)
 		return err
 	})
 	if spx.ClassOf(err) == spx.ClassEmpty {
@@ -309,13 +415,13 @@ func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 	}
 	seen := map[re]bool{}
 	for _, c := range contracts {
-		if c.Expiration < d || !slices.Contains(s.cfg.Roots, c.Root) {
+		if c.Expiration < d || !slices.Contains(pl.Roots, c.Root) {
 			continue
 		}
 		seen[re{c.Root, c.Expiration}] = true
 	}
 	var keys []spx.JobKey
-	for _, ds := range s.cfg.Datasets {
+	for _, ds := range pl.Datasets {
 		for x := range seen {
 			keys = append(keys, spx.JobKey{Dataset: ds, Root: x.root, Date: d, Expiration: x.exp})
 		}
@@ -332,7 +438,7 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 	if len(keys) == 0 {
 		_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
 			r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = spx.DayNoData, now, now, now
-			r.JobsTotal, r.JobsDone = 0, 0
+			r.JobsTotal, r.JobsDone, r.Planning, r.ErrorMessage = 0, 0, false, ""
 			return nil
 		})
 		if err != nil {
@@ -363,9 +469,26 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
 				return published, fmt.Errorf("recording job %s: %w", k, err)
 			}
-			err := queue.PublishFetch(ctx, s.js, k, gen, s.cfg.Interval)
+			if published > 0 {
+				// A crash here leaves a job recorded queued with no message
+				// and the rest of the day unplanned (reconcile.go).
+				spx.PauseForTest("coordinator.before_publish")
+			}
+			dup, err := queue.PublishFetchDup(ctx, s.js, k, gen, s.planning().Interval)
 			if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
 				return published, err
+			}
+			if dup {
+				// Published before inside the duplicate window: queued only
+				// if that message is still waiting; if it was consumed or
+				// lost, only a new generation reaches the stream.
+				if g, ok, err := queue.JobMessage(ctx, s.js, queue.StreamFetch, k); err != nil {
+					return published, err
+				} else if !ok || g < gen {
+					if err := s.requeueLocked(ctx, k, "enqueue: the earlier message of this generation is gone"); err != nil {
+						return published, err
+					}
+				}
 			}
 		}
 		published++
@@ -374,7 +497,8 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 		if r.StartedAt.IsZero() || r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
 			r.StartedAt = now
 		}
-		r.Status, r.UpdatedAt, r.CompletedAt = spx.DayQueued, now, time.Time{}
+		r.Status, r.UpdatedAt, r.CompletedAt, r.Planning = spx.DayQueued, now, time.Time{}, false
+		r.ErrorMessage = ""
 		return nil
 	})
 	if err != nil {
@@ -411,7 +535,7 @@ func (s *Service) requeueLocked(ctx context.Context, k spx.JobKey, why string) e
 	if err := queue.PurgeJob(ctx, s.js, queue.StreamWrite, k.WriteSubject()); err != nil {
 		return err
 	}
-	if err := queue.PublishFetch(ctx, s.js, k, rec.Generation, s.cfg.Interval); err != nil {
+	if err := queue.PublishFetch(ctx, s.js, k, rec.Generation, s.planning().Interval); err != nil {
 		return err
 	}
 	s.log.Info("job queued again", "job", k.String(), "generation", rec.Generation, "why", why)

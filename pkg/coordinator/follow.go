@@ -167,11 +167,12 @@ func (f *follower) Step(ctx context.Context) ([]spx.Date, error) {
 
 // recheck queues again the failed jobs of failed and partial days that a
 // later try may fix: failed for a transient reason, or dead after their
-// deliveries ran out. Jobs that failed for good (bad data, a request the
+// deliveries ran out; a failed day with no jobs (its listing failed) is
+// planned again. Jobs that failed for good (bad data, a request the
 // terminal refuses) wait for spx retry, as do days retried
 // MaxAutoRetries times. It returns the days queued again.
 func (f *follower) recheck(ctx context.Context, now time.Time) (int, error) {
-	from := f.s.cfg.StartDate
+	from := f.s.planning().StartDate
 	days, err := f.s.store.Days(ctx, from, f.lastFinal(now))
 	if err != nil {
 		return 0, fmt.Errorf("reading day records: %w", err)
@@ -187,6 +188,19 @@ func (f *follower) recheck(ctx context.Context, now time.Time) (int, error) {
 		jobs, err := f.s.store.JobsForDate(ctx, day.Date)
 		if err != nil {
 			return n, fmt.Errorf("reading jobs of %s: %w", day.Date, err)
+		}
+		if len(jobs) == 0 {
+			// Its listing failed (the terminal down, starting): plan it
+			// again; if it still cannot be listed it stays failed.
+			res, err := f.s.Enqueue(ctx, []spx.Date{day.Date})
+			if err != nil {
+				return n, err
+			}
+			if len(res.NotListed) == 0 {
+				f.s.log.Info("recheck: a day that could not be listed is planned", "date", day.Date, "jobs", res.Jobs)
+				n++
+			}
+			continue
 		}
 		var keys []spx.JobKey
 		for _, j := range jobs {

@@ -252,7 +252,15 @@ func TestFollowRecheckRetriesTransientFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A day whose listing failed: failed, no jobs.
+	d3 := spx.NewDate(2024, 3, 7)
+	if err := e.st.PutDay(ctx, spx.DayRecord{Date: d3, Status: spx.DayFailed, ErrorMessage: "listing contracts: no Theta Terminal answered"}); err != nil {
+		t.Fatal(err)
+	}
 	e.step(t, ny(2024, 3, 11, 9, 0))
+	if jobs, _ := e.st.JobsForDate(ctx, d3); len(jobs) != 1 || jobs[0].Outcome != spx.JobQueued {
+		t.Errorf("the unlisted day after the recheck: %+v, want its one job queued", jobs)
+	}
 	want := map[spx.JobKey]spx.JobOutcome{k(d1, 0): spx.JobQueued, k(d1, 1): spx.JobFailed, k(d1, 2): spx.JobQueued, k(d1, 3): spx.JobWritten, k(d2, 0): spx.JobFailed}
 	for key, outcome := range want {
 		rec, _, _ := e.st.Job(ctx, key)
@@ -263,8 +271,8 @@ func TestFollowRecheckRetriesTransientFailures(t *testing.T) {
 			t.Errorf("%s: generation %d, want 2", key, rec.Generation)
 		}
 	}
-	if st := e.s.follow.Status(); st.Retried != 1 || !st.NextRecheck.Equal(ny(2024, 3, 11, 10, 0)) {
-		t.Errorf("follow status %+v, want 1 day retried and the next recheck at 10:00", st)
+	if st := e.s.follow.Status(); st.Retried != 2 || !st.NextRecheck.Equal(ny(2024, 3, 11, 10, 0)) {
+		t.Errorf("follow status %+v, want 2 days retried and the next recheck at 10:00", st)
 	}
 	// Not again before the next recheck is due.
 	if err := e.st.PutJobs(ctx, []spx.JobRecord{{Key: k(d1, 0), Outcome: spx.JobFailed, ErrorClass: spx.ClassTransient, Generation: 2}}); err != nil {

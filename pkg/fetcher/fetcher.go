@@ -82,7 +82,12 @@ func New(js jetstream.JetStream, src Source, cfg Config) *Service {
 }
 
 // Run waits for the topology, then runs the workers until ctx ends.
-func (s *Service) Run(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error { return s.RunUntil(ctx, nil) }
+
+// RunUntil is Run that also returns once stop is closed and every worker
+// has finished the job in hand: a graceful shutdown. A job whose work ctx
+// ends first is handed back to the queue (a nak), never lost.
+func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	if err := queue.WaitTopology(ctx, s.js); err != nil {
 		return err
 	}
@@ -96,7 +101,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.log.Info("fetchers started", "workers", s.cfg.Workers)
 	s.waitReady(ctx)
-	queue.RunWorkers(ctx, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
+	queue.RunWorkersUntil(ctx, stop, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
 		s.handle(ctx, store, worker, msg)
 		s.waitReady(ctx) // before the next pull
 	})
@@ -166,6 +171,16 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	// Nothing partial stays behind.
 	if derr := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 		log.Warn("deleting a partial staging object failed; its TTL removes it", "err", derr)
+	}
+	if ctx.Err() != nil {
+		// Stopping (the drain timeout passed, or a second signal): hand the
+		// job back at once for the next fetcher, without counting it a
+		// failure.
+		if err := msg.Nak(); err != nil {
+			log.Warn("handing back a job while stopping failed; it is redelivered after AckWait", "err", err)
+		}
+		log.Info("stopping: job handed back unfinished")
+		return
 	}
 	d := queue.Decide(err, delivery, s.cfg.Policy)
 	switch d.Outcome {

@@ -74,11 +74,15 @@ type Pipeline struct {
 	// or no role here talks to the terminal.
 	Terminal *termwatch.Watcher
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	errs   []error
-	log    *slog.Logger
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	workers  sync.WaitGroup // fetchers and writers, inside wg
+	stop     chan struct{}  // closed by Shutdown: workers take no new job
+	stopOnce sync.Once
+	topo     queue.Topology // as created, for SetConcurrency
+	mu       sync.Mutex
+	errs     []error
+	log      *slog.Logger
 }
 
 // Start starts the NATS side and the roles; they run until Stop or until
@@ -99,7 +103,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			return nil, err
 		}
 	}
-	p := &Pipeline{log: log}
+	p := &Pipeline{log: log, stop: make(chan struct{})}
 	url := cfg.NATSURL
 	if o.Embedded {
 		if err := os.MkdirAll(cfg.NATSStoreDir, 0o700); err != nil {
@@ -166,6 +170,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase, Terminal: terminal,
 			Follow: coordinator.FollowConfig{Enabled: o.Follow, Delay: cfg.FollowDelay, Recheck: cfg.FollowRecheck, Clock: o.Clock},
 		})
+		p.topo = topo
 		// The topology must exist before workers look for it.
 		if err := queue.Ensure(ctx, p.JS, topo); err != nil {
 			cancel()
@@ -177,7 +182,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	if o.Fetchers > 0 {
 		f := fetcher.New(p.JS, src, fetcher.Config{Workers: o.Fetchers, Interval: cfg.Interval, Policy: o.Policy,
 			Retries: o.FetchRetries, RetryBase: o.RetryBase, InProgressEvery: o.InProgressEvery, Ready: ready, Logger: log})
-		p.run(rctx, "fetcher", f.Run)
+		p.runWorker(rctx, "fetcher", f.RunUntil)
 	}
 	if o.Writers > 0 {
 		if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
@@ -187,7 +192,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		}
 		w := writer.New(p.JS, Archive{TempDir: cfg.TempDir, Store: arc}, writer.Config{OutputDir: cfg.OutputDir, Workers: o.Writers,
 			Policy: o.Policy, InProgressEvery: o.InProgressEvery, Logger: log})
-		p.run(rctx, "writer", w.Run)
+		p.runWorker(rctx, "writer", w.RunUntil)
 		if j := janitor(arc); j != nil {
 			p.run(rctx, "archive janitor", j)
 		}
@@ -231,6 +236,68 @@ func (p *Pipeline) run(ctx context.Context, name string, fn func(context.Context
 			p.mu.Unlock()
 		}
 	})
+}
+
+// runWorker runs a worker role that stops taking jobs when Shutdown
+// closes p.stop and aborts the jobs in hand when ctx ends.
+func (p *Pipeline) runWorker(ctx context.Context, name string, fn func(context.Context, <-chan struct{}) error) {
+	p.workers.Add(1)
+	p.run(ctx, name, func(ctx context.Context) error {
+		defer p.workers.Done()
+		return fn(ctx, p.stop)
+	})
+}
+
+// Shutdown stops the pipeline gracefully: fetchers and writers take no new
+// job and finish the one in hand (a fetch staged and handed to the writers,
+// a file written and reported) while the coordinator keeps recording their
+// events. Jobs still in hand after timeout are handed back to the queue (a
+// nak: the next start, or another worker, does them). Then everything
+// stops as with Stop. It returns within about timeout plus the few seconds
+// the roles need to stop.
+func (p *Pipeline) Shutdown(timeout time.Duration) error {
+	p.stopOnce.Do(func() { close(p.stop) })
+	done := make(chan struct{})
+	go func() { p.workers.Wait(); close(done) }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		p.log.Info("drained: every job in hand finished")
+	case <-t.C:
+		p.log.Warn("drain timeout: handing back the jobs still in hand", "timeout", timeout)
+		if p.cancel != nil {
+			p.cancel()
+		}
+		<-done
+	}
+	if p.Coord != nil {
+		// The last outcomes the workers reported are in SPX_EVENTS; give the
+		// coordinator a moment to record them now rather than at the next
+		// start.
+		p.Coord.WaitEventsApplied(2 * time.Second)
+	}
+	return p.Stop()
+}
+
+// SetConcurrency changes the cluster-wide cap on fetches in flight at the
+// terminal (the fetch consumer's MaxAckPending) while the pipeline runs.
+// Only the process running the coordinator owns the topology. Fetch
+// workers already started stay; above their number the cap needs more
+// workers (a restart with --fetchers, or another spx fetcher).
+func (p *Pipeline) SetConcurrency(ctx context.Context, n int) error {
+	if p.Coord == nil {
+		return errors.New("only the process running the coordinator sets the cluster-wide concurrency")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.topo
+	t.Concurrency = n
+	if _, err := p.JS.CreateOrUpdateConsumer(ctx, queue.StreamFetch, t.FetchConsumer()); err != nil {
+		return fmt.Errorf("updating the fetchers consumer: %w", err)
+	}
+	p.topo = t
+	return nil
 }
 
 // Err returns the errors roles stopped with so far.

@@ -16,17 +16,25 @@ import (
 // worker never holds a pre-fetched buffer and the consumer's MaxAckPending
 // caps jobs in flight across every worker. It returns when ctx ends.
 func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle func(ctx context.Context, msg jetstream.Msg)) error {
-	for ctx.Err() == nil {
+	return PullUntil(ctx, nil, cons, log, handle)
+}
+
+// PullUntil is Pull that also stops taking messages once stop is closed (a
+// graceful shutdown): the message in hand is finished with ctx, and one the
+// last pull still brings is handed back at once with a nak. It returns when
+// ctx ends or after stop.
+func PullUntil(ctx context.Context, stop <-chan struct{}, cons jetstream.Consumer, log *slog.Logger, handle func(ctx context.Context, msg jetstream.Msg)) error {
+	for ctx.Err() == nil && !closed(stop) {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || closed(stop) {
 				break
 			}
 			log.Warn("pulling a job failed; retrying", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		if !Drain(ctx, batch.Messages(), func(msg jetstream.Msg) { handle(ctx, msg) }) {
+		if !drainUntil(ctx, stop, batch.Messages(), func(msg jetstream.Msg) { handle(ctx, msg) }) {
 			break // stopping: do not wait out the pull (up to a second)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -37,19 +45,51 @@ func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle
 	return nil
 }
 
+func closed(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // Drain handles msgs until the channel closes (true) or ctx ends (false).
 // A message the server sends to the abandoned pull is redelivered after
 // AckWait.
 func Drain(ctx context.Context, msgs <-chan jetstream.Msg, handle func(jetstream.Msg)) bool {
+	return drainUntil(ctx, nil, msgs, handle)
+}
+
+// drainUntil is Drain that, once stop is closed, handles nothing more: it
+// naks what the pull still brings until the pull ends (within its wait),
+// so no job waits out AckWait, and returns false.
+func drainUntil(ctx context.Context, stop <-chan struct{}, msgs <-chan jetstream.Msg, handle func(jetstream.Msg)) bool {
 	for {
 		select {
 		case msg, ok := <-msgs:
 			if !ok {
 				return true
 			}
+			if closed(stop) {
+				_ = msg.Nak()
+				continue
+			}
 			handle(msg)
 		case <-ctx.Done():
 			return false
+		case <-stop:
+			for {
+				select {
+				case msg, ok := <-msgs:
+					if !ok {
+						return false
+					}
+					_ = msg.Nak()
+				case <-ctx.Done():
+					return false
+				}
+			}
 		}
 	}
 }
@@ -86,11 +126,18 @@ func sleep(ctx context.Context, d time.Duration) {
 // message at a time from cons (never a pre-fetched buffer) and handing it to
 // handle, until ctx ends.
 func RunWorkers(ctx context.Context, cons jetstream.Consumer, n int, prefix string, log *slog.Logger, handle func(ctx context.Context, worker string, msg jetstream.Msg)) {
+	RunWorkersUntil(ctx, nil, cons, n, prefix, log, handle)
+}
+
+// RunWorkersUntil is RunWorkers that also stops taking jobs once stop is
+// closed: each worker finishes the job in hand (ctx still open) and
+// returns (see PullUntil).
+func RunWorkersUntil(ctx context.Context, stop <-chan struct{}, cons jetstream.Consumer, n int, prefix string, log *slog.Logger, handle func(ctx context.Context, worker string, msg jetstream.Msg)) {
 	var wg sync.WaitGroup
 	for i := range n {
 		name := prefix + "-" + strconv.Itoa(i+1)
 		wg.Go(func() {
-			_ = Pull(ctx, cons, log, func(ctx context.Context, msg jetstream.Msg) { handle(ctx, name, msg) })
+			_ = PullUntil(ctx, stop, cons, log, func(ctx context.Context, msg jetstream.Msg) { handle(ctx, name, msg) })
 		})
 	}
 	wg.Wait()

@@ -84,9 +84,18 @@ func publish(ctx context.Context, js jetstream.JetStream, subject, id string, m 
 // PublishFetch queues a fetch job. A duplicate (same key and generation
 // within 10 minutes) is not an error.
 func PublishFetch(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) error {
-	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
-	_, err := publish(ctx, js, key.FetchSubject(), MsgID(key, generation), job)
+	_, err := PublishFetchDup(ctx, js, key, generation, interval)
 	return err
+}
+
+// PublishFetchDup is PublishFetch that also says whether the server dropped
+// the message as a duplicate: then nothing was stored, and the job is queued
+// only if the first message of this generation is still in the stream (see
+// JobMessage); one already consumed, or lost in a crash, needs a new
+// generation.
+func PublishFetchDup(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) (duplicate bool, err error) {
+	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	return publish(ctx, js, key.FetchSubject(), MsgID(key, generation), job)
 }
 
 // PublishWrite queues a write job.

@@ -146,6 +146,10 @@ type DayRecord struct {
 	JobsTotal            int       `json:"jobs_total"`
 	JobsDone             int       `json:"jobs_done"`
 	UpdatedAt            time.Time `json:"updated_at,omitzero"`
+	// Planning is set while the coordinator lists the day's contracts and
+	// records its jobs; a crash leaves it set, and the coordinator plans the
+	// day again when it starts (coordinator.Reconcile).
+	Planning bool `json:"planning,omitempty"`
 }
 
 // ErrorEntry is one row of the error log.

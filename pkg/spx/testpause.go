@@ -29,7 +29,9 @@ var testPausePoints = sync.OnceValue(func() map[string]bool {
 // writer.before_ack (the file is in place, the written event and the ack
 // are not sent yet), writer.mid_upload (an s3:// archive: the first part
 // of a multipart upload is stored, or half of a single PUT's body is sent;
-// the object is not complete).
+// the object is not complete), coordinator.before_publish (planning a
+// day: a job after the day's first is recorded queued, its message not yet
+// published, the day's later jobs not recorded).
 func PauseForTest(point string) {
 	if !testPausePoints()[point] {
 		return

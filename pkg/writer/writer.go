@@ -105,7 +105,12 @@ func New(js jetstream.JetStream, arc Archive, cfg Config) *Service {
 }
 
 // Run waits for the topology, then runs the workers until ctx ends.
-func (s *Service) Run(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error { return s.RunUntil(ctx, nil) }
+
+// RunUntil is Run that also returns once stop is closed and every worker
+// has finished the job in hand: a graceful shutdown. A job whose work ctx
+// ends first is handed back to the queue (a nak), never lost.
+func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	if s.cfg.OutputDir == "" {
 		return errors.New("writer has no output directory: set processing.output_dir (--output-dir)")
 	}
@@ -121,7 +126,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
 	}
 	s.log.Info("writers started", "workers", s.cfg.Workers, "output_dir", s.cfg.OutputDir)
-	queue.RunWorkers(ctx, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
+	queue.RunWorkersUntil(ctx, stop, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
 		s.handle(ctx, store, worker, msg)
 	})
 	return nil
@@ -186,6 +191,14 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 			log.Warn("deleting the staged object failed; its TTL removes it", "err", err)
 		}
 		log.Info("written", "rows", file.Rows, "bytes", file.Bytes, "took", time.Since(started).Round(time.Millisecond))
+	case ctx.Err() != nil:
+		// Stopping before the file was complete (the drain timeout passed,
+		// or a second signal): nothing partial is kept; hand the job back
+		// at once for the next writer.
+		if err := msg.Nak(); err != nil {
+			log.Warn("handing back a job while stopping failed; it is redelivered after AckWait", "err", err)
+		}
+		log.Info("stopping: job handed back unfinished", "err", err)
 	case errors.Is(err, errRefetch):
 		e := ev(spxv1.EventKind_EVENT_KIND_REFETCH)
 		e.ErrorClass, e.ErrorMessage = string(spx.ClassTransient), err.Error()
