@@ -479,12 +479,16 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 				return published, err
 			}
 			if dup {
-				// Published before inside the duplicate window: queued only
-				// if that message is still waiting; if it was consumed or
-				// lost, only a new generation reaches the stream.
-				if g, ok, err := queue.JobMessage(ctx, s.js, queue.StreamFetch, k); err != nil {
+				// Published before inside the duplicate window: in flight if
+				// its fetch message or the write message it led to is still
+				// there (the record may lag behind the events); if both are
+				// gone (consumed, or lost in a crash), only a new generation
+				// reaches the stream.
+				current, err := s.hasGeneration(ctx, rec, true, true)
+				if err != nil {
 					return published, err
-				} else if !ok || g < gen {
+				}
+				if !current {
 					if err := s.requeueLocked(ctx, k, "enqueue: the earlier message of this generation is gone"); err != nil {
 						return published, err
 					}

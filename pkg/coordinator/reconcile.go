@@ -54,7 +54,11 @@ type ReconcileResult struct {
 // events stored by then are applied before it decides.
 func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	var res ReconcileResult
-	// Half-planned days first: that needs no wait for the events.
+	// Records first catch up with what the workers reported before the
+	// crash (planning again on stale records would redo finished jobs).
+	if err := s.eventsApplied(ctx); err != nil {
+		return res, err
+	}
 	var err error
 	if res.Replanned, err = s.replan(ctx); err != nil {
 		return res, err
@@ -87,21 +91,9 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	}
 	if len(suspects) > 0 {
 		// A message acked after the streams were read had its event stored
-		// before: once applied, the job's record shows it. An event that
-		// keeps failing must not hold recovery back for ever: past
-		// eventsWait the suspects are queued again anyway (at worst a job
-		// done once more, with the same bytes).
-		wctx, cancel := context.WithTimeout(ctx, eventsWait)
-		err := queue.EventsApplied(wctx, s.js)
-		cancel()
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		// before: once applied, the job's record shows it.
+		if err := s.eventsApplied(ctx); err != nil {
 			return res, err
-		}
-		if err != nil {
-			s.log.Warn("events stored before the start are not all recorded yet; queuing the jobs without a message anyway", "err", err, "waited", eventsWait)
 		}
 		if res.Requeued, err = s.requeueLost(ctx, suspects); err != nil {
 			return res, err
@@ -109,6 +101,26 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	}
 	res.StagedRemoved, err = s.removeFinishedStaged(ctx)
 	return res, err
+}
+
+// eventsApplied waits until the events stored so far are recorded. Events
+// the killed process held unacked come back after the events consumer's
+// AckWait (30 s). An event that keeps failing must not hold recovery back
+// for ever: past eventsWait Reconcile goes on (at worst a job is done once
+// more, with the same bytes).
+func (s *Service) eventsApplied(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, eventsWait)
+	err := queue.EventsApplied(wctx, s.js)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && !errors.Is(err, context.DeadlineExceeded):
+		return err
+	case err != nil:
+		s.log.Warn("events stored before the start are not all recorded yet; reconciling anyway", "err", err, "waited", eventsWait)
+	}
+	return nil
 }
 
 // hasGeneration reports whether the message of j in the work streams (f, w:
