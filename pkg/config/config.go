@@ -21,6 +21,7 @@ type Config struct {
 	Roots           []string      // processing.roots
 	Interval        time.Duration // processing.interval
 	Follow          bool          // follow.enabled (spx run, spx coordinator)
+	FollowFrom      spx.Date      // follow.from: first session followed on a new database (zero: the next)
 	FollowDelay     time.Duration // follow.delay after a session's close
 	FollowRecheck   time.Duration // follow.recheck of failed days
 	OutputDir       string        // processing.output_dir

@@ -143,6 +143,24 @@ var Keys = []Key{
 		get:         func(c Config) string { return strconv.FormatBool(c.Follow) },
 	},
 	{
+		Name: "follow.from", Default: "",
+		Description: "the first session to follow when following starts on a database that has not followed before (YYYY-MM-DD); empty: the next session to close",
+		Validate: func(v string) error {
+			if v == "" {
+				return nil
+			}
+			_, err := spx.ParseDate(v)
+			return err
+		},
+		set: func(c *Config, v string) { c.FollowFrom, _ = spx.ParseDate(v) },
+		get: func(c Config) string {
+			if c.FollowFrom.IsZero() {
+				return ""
+			}
+			return c.FollowFrom.String()
+		},
+	},
+	{
 		Name: "follow.delay", Default: "2h",
 		Description: "how long after a session's close (16:00, 13:00 on early closes, New York) its data counts as final and the day is enqueued",
 		Validate:    validateNonNegativeDuration,

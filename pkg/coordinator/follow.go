@@ -32,6 +32,9 @@ func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 // re-checked every Recheck for failures worth another try.
 type FollowConfig struct {
 	Enabled bool
+	// From is the first session to follow when the store holds no
+	// position yet (zero: the session after the last final one).
+	From spx.Date
 	// Delay after a session's close (16:00, or 13:00 on an early close,
 	// New York) before its data counts as final (follow.delay, 2h by
 	// default: past the 16:15 close of SPX's PM-settled options and the
@@ -97,8 +100,8 @@ func (f *follower) lastFinal(now time.Time) spx.Date {
 }
 
 // next returns the next session to enqueue: the stored one, or on the
-// first start the session after the last final one (history is queued with
-// spx process-gaps; following starts from the next day).
+// first start From, else the session after the last final one (history is
+// queued with spx process-gaps; following starts from the next day).
 func (f *follower) next(ctx context.Context) (spx.Date, error) {
 	v, ok, err := f.s.store.Config(ctx, followStateKey)
 	if err != nil {
@@ -111,6 +114,12 @@ func (f *follower) next(ctx context.Context) (spx.Date, error) {
 		f.s.log.Warn("the stored follow position is not a date; starting from the next session", "value", v)
 	}
 	d := calendar.NextSession(f.lastFinal(f.cfg.Clock.Now()))
+	if !f.cfg.From.IsZero() {
+		d = f.cfg.From
+		if !calendar.IsSession(d) {
+			d = calendar.NextSession(d)
+		}
+	}
 	if err := f.s.store.SetConfig(ctx, followStateKey, d.String()); err != nil {
 		return 0, fmt.Errorf("storing the follow position: %w", err)
 	}

@@ -164,7 +164,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{Store: arc}, coordinator.Config{
 			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate,
 			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase, Terminal: terminal,
-			Follow: coordinator.FollowConfig{Enabled: o.Follow, Delay: cfg.FollowDelay, Recheck: cfg.FollowRecheck, Clock: o.Clock},
+			Follow: coordinator.FollowConfig{Enabled: o.Follow, From: cfg.FollowFrom, Delay: cfg.FollowDelay, Recheck: cfg.FollowRecheck, Clock: o.Clock},
 		})
 		// The topology must exist before workers look for it.
 		if err := queue.Ensure(ctx, p.JS, topo); err != nil {

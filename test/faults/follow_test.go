@@ -11,15 +11,17 @@ import (
 	"github.com/spx-archive/spx/pkg/spx"
 )
 
-// `spx run --follow` on a clock that starts on Friday 2024-03-01 at 17:00
-// New York and runs 36,000 times faster than real time (10 hours a
-// second): nobody enqueues anything, yet Friday is queued after 18:00 (close
-// + follow.delay 2h) and Monday 2024-03-04 after its 18:00, both archived in
-// full; the weekend between gets nothing; every day queued is a session,
-// in order from Friday on; spx status says what comes next.
+// `spx run --follow` (follow.from 2024-03-01) on a clock that starts on
+// Friday 2024-03-01 at 17:00 New York and runs 36,000 times faster than
+// real time (10 hours a second): nobody enqueues anything, yet Friday is
+// queued once final (18:00: close + follow.delay 2h) and Monday 2024-03-04
+// after its 18:00, both archived in full; the weekend between gets
+// nothing; every day queued is a session, in order from Friday on; spx
+// status says what comes next. (The exact minute each day is queued is
+// pkg/coordinator's TestFollowEnqueuesEachSessionAfterItsClose.)
 func TestFollowEnqueuesSessionsByItself(t *testing.T) {
 	c := newCluster(t, clusterOptions{})
-	run := c.start("spx run --follow", []string{"SPX_TEST_CLOCK=2024-03-01T17:00:00-05:00*36000", "SPX_FOLLOW_DELAY=2h"},
+	run := c.start("spx run --follow", []string{"SPX_TEST_CLOCK=2024-03-01T17:00:00-05:00*36000", "SPX_FOLLOW_DELAY=2h", "SPX_FOLLOW_FROM=2024-03-01"},
 		"run", "--follow", "--listen", "127.0.0.1:0", "--monitor", "", "--http=", "--fetchers", "2", "--writers", "1")
 	c.natsURL = run.waitFor(t, natsRe, 30*time.Second)[1]
 	run.waitFor(t, regexp.MustCompile(`spx: running`), 30*time.Second)
