@@ -114,3 +114,53 @@ func TestStuckObjectReadGivesUp(t *testing.T) {
 		t.Fatalf("gave up after %v; the stall timeout is 300ms", took)
 	}
 }
+
+// unansweredGet is an object store whose Get never hears back from the
+// server (the consumer-create reply lost while the cluster replaces a node):
+// it returns only when its context ends.
+type unansweredGet struct {
+	jetstream.ObjectStore
+	ended chan error
+}
+
+func (u *unansweredGet) Get(ctx context.Context, name string, opts ...jetstream.GetObjectOpt) (jetstream.ObjectResult, error) {
+	<-ctx.Done()
+	u.ended <- context.Cause(ctx)
+	return nil, ctx.Err()
+}
+
+// TestUnansweredOpenGivesUp: a Get that waits for a reply that never comes
+// ends after the stall timeout with a transient read error, and its
+// consumer's context is cancelled, instead of holding the job until the
+// whole read's deadline (the cluster test's hang after losing a node).
+func TestUnansweredOpenGivesUp(t *testing.T) {
+	_, _, js := queuetest.Start(t)
+	ctx := context.Background()
+	if err := queue.Ensure(ctx, js, queue.Topology{Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	real, err := js.ObjectStore(ctx, queue.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := spx.JobKey{Dataset: spx.Greeks, Root: "SPXW", Date: spx.NewDate(2024, 1, 2), Expiration: spx.NewDate(2024, 1, 3)}
+	if _, err := real.PutBytes(ctx, key.ObjectName(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	store := &unansweredGet{ObjectStore: real, ended: make(chan error, 1)}
+	in := &stagedInput{store: store, key: key, job: &spxv1.WriteJob{Object: key.ObjectName()}, timeout: time.Minute, stall: 300 * time.Millisecond}
+	start := time.Now()
+	err = in.open(ctx)
+	took := time.Since(start)
+	in.close()
+	var re *readError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "did not answer opening") {
+		t.Fatalf("error %v, want the unanswered open's read error", err)
+	}
+	if c := <-store.ended; c == nil || !strings.Contains(c.Error(), "did not answer opening") {
+		t.Fatalf("the Get's context ended with %v, want the open's stall", c)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("gave up after %v; the stall timeout is 300ms", took)
+	}
+}

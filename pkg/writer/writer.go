@@ -325,8 +325,24 @@ func (in *stagedInput) open(ctx context.Context) error {
 	}
 	// The whole read shares one deadline (the object store fixes it at Get).
 	limit := in.timeout + time.Duration(meta.Size>>20)*time.Second
-	rctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("reading %s took longer than %v", name, limit))
+	base, cancelBase := context.WithCancelCause(ctx)
+	rctx, cancelRead := context.WithTimeoutCause(base, limit, fmt.Errorf("reading %s took longer than %v", name, limit))
+	cancel := func() { cancelRead(); cancelBase(nil) }
+	// Get creates the object's consumer, a JetStream API request whose
+	// answer can be lost while the cluster replaces a node that went away
+	// (the consumer then delivers, but Get waits for the reply until the
+	// whole read's deadline). Opening gets the stall timeout; the job is
+	// retried with a fresh Get.
+	openStalled := fmt.Errorf("the object store did not answer opening %s for %v (a NATS node may have gone away); the job is retried", name, in.stall)
+	watch := time.AfterFunc(in.stall, func() { cancelBase(openStalled) })
 	obj, err := in.store.Get(rctx, name)
+	if !watch.Stop() {
+		if err == nil {
+			in.closeObj(obj)
+		}
+		cancel()
+		return &readError{openStalled}
+	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		cancel()
 		return &refetchError{fmt.Errorf("staged object %s not found (deleted or expired)", name)}
