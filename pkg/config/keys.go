@@ -94,14 +94,9 @@ var Keys = []Key{
 	{
 		Name: "processing.start_date", Default: "2020-01-01",
 		Description: "first trade date of the archive (YYYY-MM-DD); gap analysis starts here",
-		Validate:    func(v string) error { _, err := spx.ParseDate(v); return err },
+		Validate:    validateDate,
 		set:         func(c *Config, v string) { c.StartDate, _ = spx.ParseDate(v) },
-		get: func(c Config) string {
-			if c.StartDate.IsZero() {
-				return ""
-			}
-			return c.StartDate.String()
-		},
+		get:         func(c Config) string { return dateOrEmpty(c.StartDate) },
 	},
 	{
 		Name: "processing.datasets", Default: "greeks",
@@ -149,16 +144,10 @@ var Keys = []Key{
 			if v == "" {
 				return nil
 			}
-			_, err := spx.ParseDate(v)
-			return err
+			return validateDate(v)
 		},
 		set: func(c *Config, v string) { c.FollowFrom, _ = spx.ParseDate(v) },
-		get: func(c Config) string {
-			if c.FollowFrom.IsZero() {
-				return ""
-			}
-			return c.FollowFrom.String()
-		},
+		get: func(c Config) string { return dateOrEmpty(c.FollowFrom) },
 	},
 	{
 		Name: "follow.delay", Default: "2h",
@@ -615,4 +604,15 @@ func validateHostPort(v string) error {
 		return errors.New("must be host:port such as 127.0.0.1:4222")
 	}
 	return nil
+}
+
+// validateDate accepts what spx.ParseDate reads.
+func validateDate(v string) error { _, err := spx.ParseDate(v); return err }
+
+// dateOrEmpty shows a date key: empty for the zero date (not set).
+func dateOrEmpty(d spx.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
 }
