@@ -10,31 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/spx-archive/spx/internal/syncbuf"
 	"github.com/spx-archive/spx/pkg/statusdb"
 	"github.com/spx-archive/spx/pkg/terminalsim"
 )
-
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunServesPageMetricsAndStatus starts `spx run` with NATS credentials
 // and the web server on random ports, processes a day through it with
@@ -59,7 +41,7 @@ func TestRunServesPageMetricsAndStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	runCtx, stopRun := context.WithCancel(ctx)
-	var runErr syncBuffer
+	var runErr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(runCtx, append([]string{"run", "--listen", "127.0.0.1:0", "--monitor", "", "--http", "127.0.0.1:0", "--fetchers", "2", "--writers", "1"}, global...), io.Discard, &runErr)

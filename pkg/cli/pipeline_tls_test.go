@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spx-archive/spx/internal/syncbuf"
 	"github.com/spx-archive/spx/pkg/terminalsim"
 )
 
@@ -78,7 +79,7 @@ func TestRunWithMutualTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	runCtx, stopRun := context.WithCancel(ctx)
-	var runErr syncBuffer
+	var runErr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(runCtx, []string{"run", "--listen", "0.0.0.0:0", "--monitor", "", "--http", "", "--fetchers", "1", "--writers", "1",

@@ -16,35 +16,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spx-archive/spx/internal/syncbuf"
 	"github.com/spx-archive/spx/pkg/spx"
 	"github.com/spx-archive/spx/pkg/thetadata"
 )
 
 const testToken = "s3cret-token-0123456789"
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	proxy    *Proxy
 	url      string // the proxy's base URL
 	terminal *httptest.Server
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 }
 
 // start runs upstream as the terminal and a proxy in front of it.
@@ -57,7 +40,7 @@ func start(t *testing.T, upstream http.Handler, token string) *fixture {
 
 func startFor(t *testing.T, terminalURL, token string, term *httptest.Server) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	p, err := New(Config{Terminal: terminalURL, Token: token, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +27,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/spx-archive/spx/internal/syncbuf"
 )
 
 // Credentials of the identities the server accepts.
@@ -45,7 +46,7 @@ type Server struct {
 	Dir      string // its data
 
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 	done chan struct{}
 	// sockets are the unix sockets weed mini binds under /tmp whatever
 	// TMPDIR says (named after its gRPC ports); Stop removes them.
@@ -221,7 +222,7 @@ func start(bin, dir string) (*Server, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	log := &lockedBuffer{}
+	log := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	// The server dies with the test binary, however that ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -342,23 +343,6 @@ func freePorts(n int) ([]int, error) {
 		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
 	return out, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func tail(s string) string {
