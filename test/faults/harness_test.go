@@ -437,10 +437,11 @@ func (c *cluster) errorLog() []spx.ErrorEntry {
 	return es
 }
 
-// check is the check every scenario ends with; the coordinator must be
-// stopped. allowFailed lists job outcomes besides written/empty that are
-// acceptable (each must carry a reason). It returns the jobs.
-func (c *cluster) check(dates []spx.Date, allowFailed bool) []spx.JobRecord {
+// checkOutcomes checks the outcome of every job planned for dates: written
+// with the rows the simulator served, or empty; failed or dead (with a
+// reason) only if allowFailed. It calls written with each written job and
+// returns the jobs.
+func (c *cluster) checkOutcomes(dates []spx.Date, allowFailed bool, written func(spx.JobRecord)) []spx.JobRecord {
 	t := c.t
 	t.Helper()
 	jobs := c.jobs(dates...)
@@ -448,11 +449,10 @@ func (c *cluster) check(dates []spx.Date, allowFailed bool) []spx.JobRecord {
 		t.Fatalf("no jobs planned for %v", dates)
 	}
 	st := c.stats()
-	written := map[string]spx.JobRecord{}
 	for _, j := range jobs {
 		switch j.Outcome {
 		case spx.JobWritten:
-			written[filepath.FromSlash(j.Key.RelPath())] = j
+			written(j)
 			if served := st.RowsServed[j.Key.String()]; served != j.Rows {
 				t.Errorf("%s: %d rows written, the simulator served %d", j.Key, j.Rows, served)
 			}
@@ -467,6 +467,17 @@ func (c *cluster) check(dates []spx.Date, allowFailed bool) []spx.JobRecord {
 			t.Errorf("%s: still %s", j.Key, j.Outcome)
 		}
 	}
+	return jobs
+}
+
+// check is the check every scenario ends with; the coordinator must be
+// stopped. allowFailed lists job outcomes besides written/empty that are
+// acceptable (each must carry a reason). It returns the jobs.
+func (c *cluster) check(dates []spx.Date, allowFailed bool) []spx.JobRecord {
+	t := c.t
+	t.Helper()
+	written := map[string]spx.JobRecord{}
+	jobs := c.checkOutcomes(dates, allowFailed, func(j spx.JobRecord) { written[filepath.FromSlash(j.Key.RelPath())] = j })
 	// Files on disk: exactly the written jobs, rows as recorded, no .tmp.
 	seen := map[string]bool{}
 	_ = filepath.WalkDir(c.out, func(path string, d fs.DirEntry, err error) error {

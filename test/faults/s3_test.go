@@ -72,32 +72,14 @@ func spoolFiles(dir string) []string {
 func (w *s3World) checkS3(dates []spx.Date, allowFailed bool) []spx.JobRecord {
 	t := w.t
 	t.Helper()
-	jobs := w.jobs(dates...)
-	if len(jobs) == 0 {
-		t.Fatalf("no jobs planned for %v", dates)
-	}
-	st := w.stats()
 	expected := map[string]bool{}
 	written := map[string]spx.JobRecord{}
-	for _, j := range jobs {
-		switch j.Outcome {
-		case spx.JobWritten:
-			key := w.prefix + j.Key.RelPath()
-			written[key] = j
-			expected[key] = true
-			expected[w.prefix+path.Join(spx.DayDir(j.Key.Dataset, j.Key.Root, j.Key.Date), archive.ManifestName)] = true
-			if served := st.RowsServed[j.Key.String()]; served != j.Rows {
-				t.Errorf("%s: %d rows written, the simulator served %d", j.Key, j.Rows, served)
-			}
-		case spx.JobEmpty:
-		case spx.JobFailed, spx.JobDead:
-			if !allowFailed {
-				t.Errorf("%s: %s: %s", j.Key, j.Outcome, j.LastError)
-			}
-		default:
-			t.Errorf("%s: still %s", j.Key, j.Outcome)
-		}
-	}
+	jobs := w.checkOutcomes(dates, allowFailed, func(j spx.JobRecord) {
+		key := w.prefix + j.Key.RelPath()
+		written[key] = j
+		expected[key] = true
+		expected[w.prefix+path.Join(spx.DayDir(j.Key.Dataset, j.Key.Root, j.Key.Date), archive.ManifestName)] = true
+	})
 	objs := w.srv.Objects(t, w.bucket, w.prefix)
 	for key := range objs {
 		if !expected[key] {
