@@ -29,6 +29,20 @@ func parquetFiles(dir string) map[string]bool {
 
 func countFiles(dir string) int { return len(parquetFiles(dir)) }
 
+// waitForFiles waits until at least n Parquet files are under dir, looking
+// every poll (a short poll lands a kill closer to the nth file), and fails
+// the test after a minute.
+func waitForFiles(t *testing.T, dir string, n int, poll time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for countFiles(dir) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d files written within a minute", n)
+		}
+		time.Sleep(poll)
+	}
+}
+
 // waitFinished polls the coordinator's progress until every day is
 // finished.
 func (c *cluster) waitFinished(days []spx.Date, timeout time.Duration) []coordinator.DayProgress {
@@ -72,13 +86,7 @@ func TestKillCoordinatorAndRestart(t *testing.T) {
 	if out, code := c.cli(time.Minute, "enqueue-gaps", "--start-date", "2024-03-04", "--end-date", "2024-03-08", "--nats", c.natsURL); code != 0 {
 		t.Fatalf("enqueue-gaps exit %d:\n%s", code, out)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for countFiles(c.out) < 6 {
-		if time.Now().After(deadline) {
-			t.Fatal("fewer than 6 files written within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForFiles(t, c.out, 6, 10*time.Millisecond)
 	coord.kill(t)
 	killed := time.Now()
 	atKill := parquetFiles(c.out)

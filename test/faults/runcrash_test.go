@@ -102,13 +102,7 @@ func TestKillRunAndRestart(t *testing.T) {
 	if out, code := c.cli(time.Minute, "enqueue-gaps", "--start-date", "2024-03-04", "--end-date", "2024-03-05", "--nats", c.natsURL); code != 0 {
 		t.Fatalf("enqueue-gaps exit %d:\n%s", code, out)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for countFiles(c.out) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("fewer than 2 files written within a minute")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForFiles(t, c.out, 2, 5*time.Millisecond)
 	run.kill(t)
 	killed := time.Now()
 	atKill := countFiles(c.out)
@@ -136,13 +130,7 @@ func TestKillRunMidPlan(t *testing.T) {
 		c.cli(time.Minute, "enqueue-gaps", "--start-date", "2024-03-04", "--end-date", "2024-03-05", "--nats", c.natsURL)
 	}()
 	run.waitFor(t, pauseRe, time.Minute)
-	deadline := time.Now().Add(time.Minute)
-	for countFiles(c.out) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first job was not written within a minute")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForFiles(t, c.out, 1, 5*time.Millisecond)
 	run.kill(t)
 	<-enq
 	killed := time.Now()
@@ -167,13 +155,7 @@ func TestKillRunRealisticBackfill(t *testing.T) {
 	extra := []string{"SPX_TEST_ACK_WAIT=60s", "SPX_TEST_IN_PROGRESS=15s"}
 	run := c.run(extra)
 	go c.cli(time.Minute, "enqueue-gaps", "--start-date", "2024-03-04", "--end-date", "2024-03-05", "--nats", c.natsURL)
-	deadline := time.Now().Add(time.Minute)
-	for countFiles(c.out) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("fewer than 3 files written within a minute")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitForFiles(t, c.out, 3, 2*time.Millisecond)
 	run.kill(t)
 	killed := time.Now()
 	atKill := countFiles(c.out)
