@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spx-archive/spx/pkg/queue"
-	"github.com/spx-archive/spx/pkg/queue/queuetest"
 	"github.com/spx-archive/spx/pkg/spx"
 	"github.com/spx-archive/spx/pkg/statusdb"
 )
@@ -98,15 +96,7 @@ type followEnv struct {
 
 func newFollowEnv(t *testing.T, start time.Time) *followEnv {
 	t.Helper()
-	_, _, js := queuetest.Start(t)
-	if err := queue.Ensure(context.Background(), js, queue.Topology{Memory: true}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := statusdb.Open(filepath.Join(t.TempDir(), "spx.db"), statusdb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	_, js, st := queueAndStore(t)
 	e := &followEnv{js: js, st: st, src: &oneExpiration{}, clock: &fakeClock{now: start}}
 	e.restart()
 	return e

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spx-archive/spx/pkg/queue"
@@ -31,11 +32,12 @@ func (l listing) Contracts(_ context.Context, d spx.Date, _ []string) ([]spx.Con
 	return out, nil
 }
 
-func reconcileService(t *testing.T, src Lister) (*Service, *statusdb.Store, jetstream.JetStream) {
+// queueAndStore starts an embedded JetStream with spx's topology in memory
+// and opens a status database in a temporary directory, closed at cleanup.
+func queueAndStore(t *testing.T) (*nats.Conn, jetstream.JetStream, *statusdb.Store) {
 	t.Helper()
 	_, nc, js := queuetest.Start(t)
-	ctx := context.Background()
-	if err := queue.Ensure(ctx, js, queue.Topology{Memory: true}); err != nil {
+	if err := queue.Ensure(context.Background(), js, queue.Topology{Memory: true}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := statusdb.Open(filepath.Join(t.TempDir(), "spx.db"), statusdb.Options{})
@@ -43,6 +45,12 @@ func reconcileService(t *testing.T, src Lister) (*Service, *statusdb.Store, jets
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return nc, js, st
+}
+
+func reconcileService(t *testing.T, src Lister) (*Service, *statusdb.Store, jetstream.JetStream) {
+	t.Helper()
+	nc, js, st := queueAndStore(t)
 	return New(nc, js, st, src, &fakeManifests{files: map[string][]ManifestFile{}}, Config{Roots: []string{"SPXW"}}), st, js
 }
 

@@ -2,32 +2,21 @@ package coordinator
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spx-archive/spx/pkg/queue"
-	"github.com/spx-archive/spx/pkg/queue/queuetest"
 	"github.com/spx-archive/spx/pkg/spx"
-	"github.com/spx-archive/spx/pkg/statusdb"
 	spxv1 "github.com/spx-archive/spx/proto/spx/v1"
 )
 
 // A writer's refetch event queues the fetch again with the next generation,
 // until MaxRefetch is spent; then the job fails with a clear message.
 func TestRefetchRequeuesWithNewGeneration(t *testing.T) {
-	_, nc, js := queuetest.Start(t)
+	nc, js, st := queueAndStore(t)
 	ctx := context.Background()
-	if err := queue.Ensure(ctx, js, queue.Topology{Memory: true}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := statusdb.Open(filepath.Join(t.TempDir(), "spx.db"), statusdb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	s := New(nc, js, st, nil, &fakeManifests{files: map[string][]ManifestFile{}}, Config{MaxRefetch: 2})
 	k := key("SPXW", 3)
 	if err := st.PutJobs(ctx, []spx.JobRecord{{Key: k, Outcome: spx.JobStaged, Generation: 1}}); err != nil {
