@@ -101,16 +101,19 @@ func Verify(ctx context.Context, st JobReader, arc spx.ArchiveStore, from, to sp
 	if err != nil {
 		return rep, fmt.Errorf("listing days: %w", err)
 	}
+	// The root directories do not depend on the day: listed once (on a
+	// bucket each listing is a request).
+	roots, rootsErr := rootDirs(ctx, arc)
 	for _, d := range days {
 		if d.Status != spx.DaySuccess {
 			continue
 		}
 		rep.Days++
-		sum, missing, err := dayChecksum(ctx, arc, d.Date)
-		if err != nil {
-			rep.Problems = append(rep.Problems, Problem{Date: d.Date, File: arc.Location(""), Message: err.Error()})
+		if rootsErr != nil {
+			rep.Problems = append(rep.Problems, Problem{Date: d.Date, File: arc.Location(""), Message: rootsErr.Error()})
 			continue
 		}
+		sum, missing := dayChecksum(ctx, arc, roots, d.Date)
 		if len(missing) > 0 {
 			continue // reported per file above
 		}
@@ -123,20 +126,29 @@ func Verify(ctx context.Context, st JobReader, arc spx.ArchiveStore, from, to sp
 	return rep, nil
 }
 
-// dayChecksum recomputes the coordinator's day checksum: SHA-256 over the
-// SHA-256s of the day's manifests in directory order.
-func dayChecksum(ctx context.Context, arc spx.ArchiveStore, d spx.Date) (string, []string, error) {
+// rootDirs lists the archive's root directories, dataset/root=X.
+func rootDirs(ctx context.Context, arc spx.ArchiveStore) ([]string, error) {
 	var dirs []string
 	for _, ds := range spx.Datasets {
 		roots, err := arc.Dirs(ctx, string(ds))
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		for _, r := range roots {
 			if strings.HasPrefix(r, "root=") {
-				dirs = append(dirs, string(ds)+"/"+r+"/date="+d.String())
+				dirs = append(dirs, string(ds)+"/"+r)
 			}
 		}
+	}
+	return dirs, nil
+}
+
+// dayChecksum recomputes the coordinator's day checksum: SHA-256 over the
+// SHA-256s of the day's manifests in directory order (roots from rootDirs).
+func dayChecksum(ctx context.Context, arc spx.ArchiveStore, roots []string, d spx.Date) (string, []string) {
+	dirs := make([]string, 0, len(roots))
+	for _, r := range roots {
+		dirs = append(dirs, r+"/date="+d.String())
 	}
 	sort.Strings(dirs)
 	h := sha256.New()
@@ -153,5 +165,5 @@ func dayChecksum(ctx context.Context, arc spx.ArchiveStore, d spx.Date) (string,
 		sum := sha256.Sum256(data)
 		h.Write([]byte(hex.EncodeToString(sum[:])))
 	}
-	return hex.EncodeToString(h.Sum(nil)), missing, nil
+	return hex.EncodeToString(h.Sum(nil)), missing
 }
