@@ -155,7 +155,7 @@ func runConfigSet(ctx context.Context, o *Options, out io.Writer, key, value str
 	}
 	switch key {
 	case "processing.output_dir", "processing.temp_dir", "nats.store_dir":
-		if strings.HasPrefix(value, config.S3Scheme) {
+		if key == "processing.output_dir" && strings.HasPrefix(value, config.S3Scheme) {
 			break // a bucket: spx config validate reaches it
 		}
 		if err := config.CheckDir(key, value); err != nil {
