@@ -11,18 +11,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Pull hands messages of cons to handle one at a time: it asks the server
-// for exactly one message, handles it, and only then asks for the next, so a
-// worker never holds a pre-fetched buffer and the consumer's MaxAckPending
-// caps jobs in flight across every worker. It returns when ctx ends.
-func Pull(ctx context.Context, cons jetstream.Consumer, log *slog.Logger, handle func(ctx context.Context, msg jetstream.Msg)) error {
-	return PullUntil(ctx, nil, cons, log, handle)
-}
-
-// PullUntil is Pull that also stops taking messages once stop is closed (a
-// graceful shutdown): the message in hand is finished with ctx, and one the
-// last pull still brings is handed back at once with a nak. It returns when
-// ctx ends or after stop.
+// PullUntil hands messages of cons to handle one at a time: it asks the
+// server for exactly one message, handles it, and only then asks for the
+// next, so a worker never holds a pre-fetched buffer and the consumer's
+// MaxAckPending caps jobs in flight across every worker. Once stop is closed
+// (a graceful shutdown; nil: never) it takes no more: the message in hand is
+// finished with ctx, and one the last pull still brings is handed back at
+// once with a nak. It returns when ctx ends or after stop.
 func PullUntil(ctx context.Context, stop <-chan struct{}, cons jetstream.Consumer, log *slog.Logger, handle func(ctx context.Context, msg jetstream.Msg)) error {
 	for ctx.Err() == nil && !closed(stop) {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
@@ -69,7 +64,7 @@ func drainUntil(ctx context.Context, stop <-chan struct{}, msgs <-chan jetstream
 		select {
 		case msg, ok := <-msgs:
 			if !ok {
-				return true
+				return !closed(stop)
 			}
 			if closed(stop) {
 				_ = msg.Nak()
@@ -78,18 +73,6 @@ func drainUntil(ctx context.Context, stop <-chan struct{}, msgs <-chan jetstream
 			handle(msg)
 		case <-ctx.Done():
 			return false
-		case <-stop:
-			for {
-				select {
-				case msg, ok := <-msgs:
-					if !ok {
-						return false
-					}
-					_ = msg.Nak()
-				case <-ctx.Done():
-					return false
-				}
-			}
 		}
 	}
 }
@@ -122,16 +105,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// RunWorkers runs n workers named prefix-1 … prefix-n, each pulling one
-// message at a time from cons (never a pre-fetched buffer) and handing it to
-// handle, until ctx ends.
-func RunWorkers(ctx context.Context, cons jetstream.Consumer, n int, prefix string, log *slog.Logger, handle func(ctx context.Context, worker string, msg jetstream.Msg)) {
-	RunWorkersUntil(ctx, nil, cons, n, prefix, log, handle)
-}
-
-// RunWorkersUntil is RunWorkers that also stops taking jobs once stop is
-// closed: each worker finishes the job in hand (ctx still open) and
-// returns (see PullUntil).
+// RunWorkersUntil runs n workers named prefix-1 … prefix-n, each pulling
+// one message at a time from cons (never a pre-fetched buffer) and handing
+// it to handle, until ctx ends; once stop is closed each worker finishes
+// the job in hand (ctx still open) and returns (see PullUntil).
 func RunWorkersUntil(ctx context.Context, stop <-chan struct{}, cons jetstream.Consumer, n int, prefix string, log *slog.Logger, handle func(ctx context.Context, worker string, msg jetstream.Msg)) {
 	var wg sync.WaitGroup
 	for i := range n {

@@ -88,9 +88,6 @@ func (w *Watcher) Status() spx.TerminalStatus {
 	return w.st
 }
 
-// Up reports whether the terminal answered CONNECTED at the last check.
-func (w *Watcher) Up() bool { return w.Status().State == spx.TerminalUp }
-
 // Wait blocks until the terminal is up and returns its client.
 func (w *Watcher) Wait(ctx context.Context) (*thetadata.Client, error) {
 	for {
