@@ -100,19 +100,33 @@ func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
 	}
 	s.log.Info("fetchers started", "workers", s.cfg.Workers)
-	s.waitReady(ctx)
+	s.waitReady(ctx, stop)
 	queue.RunWorkersUntil(ctx, stop, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
 		s.handle(ctx, store, worker, msg)
-		s.waitReady(ctx) // before the next pull
+		s.waitReady(ctx, stop) // before the next pull
 	})
 	return nil
 }
 
-// waitReady blocks until Config.Ready says the terminal answers, or ctx ends.
-func (s *Service) waitReady(ctx context.Context) {
-	if s.cfg.Ready != nil {
-		_ = s.cfg.Ready(ctx)
+// waitReady blocks until Config.Ready says the terminal answers, ctx ends
+// or stop is closed (a shutdown while the terminal is away has no job in
+// hand to wait for).
+func (s *Service) waitReady(ctx context.Context, stop <-chan struct{}) {
+	if s.cfg.Ready == nil {
+		return
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if stop != nil {
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	_ = s.cfg.Ready(ctx)
 }
 
 func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg) {

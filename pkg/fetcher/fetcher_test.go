@@ -235,3 +235,35 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A graceful stop while the terminal is away returns at once: no job is in
+// hand, so there is nothing to drain (the wait for the terminal must not
+// hold the shutdown until its drain timeout).
+func TestStopWhileTerminalAway(t *testing.T) {
+	_, _, js := queuetest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := queue.Ensure(ctx, js, queue.Topology{Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{}, 4)
+	away := func(ctx context.Context) error { waiting <- struct{}{}; <-ctx.Done(); return ctx.Err() }
+	svc := fetcher.New(js, &fakeSource{}, fetcher.Config{Workers: 2, Ready: away})
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- svc.RunUntil(ctx, stop) }()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fetcher never waited for the terminal")
+	}
+	close(stop)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunUntil: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunUntil did not return after stop while the terminal was away")
+	}
+}
