@@ -187,13 +187,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		log.Warn("deleting a partial staging object failed; its TTL removes it", "err", derr)
 	}
 	if ctx.Err() != nil {
-		// Stopping (the drain timeout passed, or a second signal): hand the
-		// job back at once for the next fetcher, without counting it a
-		// failure.
-		if err := msg.Nak(); err != nil {
-			log.Warn("handing back a job while stopping failed; it is redelivered after AckWait", "err", err)
-		}
-		log.Info("stopping: job handed back unfinished")
+		queue.HandBack(msg, log) // for the next fetcher
 		return
 	}
 	d := queue.Decide(err, delivery, s.cfg.Policy)

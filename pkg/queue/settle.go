@@ -23,6 +23,16 @@ func Report(ctx context.Context, js jetstream.JetStream, log *slog.Logger, e *sp
 	return true
 }
 
+// HandBack returns an unfinished job to the queue at once, without counting
+// it a failure: the worker is stopping (the drain timeout passed, or a
+// second signal). args add to the log line (e.g. the error that cut it).
+func HandBack(msg jetstream.Msg, log *slog.Logger, args ...any) {
+	if err := msg.Nak(); err != nil {
+		log.Warn("handing back a job while stopping failed; it is redelivered after AckWait", "err", err)
+	}
+	log.Info("stopping: job handed back unfinished", args...)
+}
+
 // Redeliver hands back a job whose outcome event could not be published
 // (NATS unreachable): settling it would lose the outcome for good.
 func Redeliver(msg jetstream.Msg, delay time.Duration, log *slog.Logger) {

@@ -192,13 +192,8 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		}
 		log.Info("written", "rows", file.Rows, "bytes", file.Bytes, "took", time.Since(started).Round(time.Millisecond))
 	case ctx.Err() != nil:
-		// Stopping before the file was complete (the drain timeout passed,
-		// or a second signal): nothing partial is kept; hand the job back
-		// at once for the next writer.
-		if err := msg.Nak(); err != nil {
-			log.Warn("handing back a job while stopping failed; it is redelivered after AckWait", "err", err)
-		}
-		log.Info("stopping: job handed back unfinished", "err", err)
+		// Stopping before the file was complete: nothing partial is kept.
+		queue.HandBack(msg, log, "err", err)
 	case errors.Is(err, errRefetch):
 		e := ev(spxv1.EventKind_EVENT_KIND_REFETCH)
 		e.ErrorClass, e.ErrorMessage = string(spx.ClassTransient), err.Error()
