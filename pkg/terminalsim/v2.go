@@ -21,7 +21,7 @@ func (s *Sim) V2Handler() http.Handler {
 		"/v2/list/contracts/option/quote": {kindList, s.v2ListContracts},
 	}
 	for _, ds := range spx.Datasets {
-		routes["/v2"+ds.V2Path()] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v2History(w, r, ds) }}
+		routes["/v2"+ds.V2Path()] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v2History(w, r, ds, false) }}
 		routes["/v2"+strings.Replace(ds.V2Path(), "/bulk_hist/", "/hist/", 1)] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v2ContractHistory(w, r, ds) }}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +306,9 @@ func parseV2History(q url.Values, ds spx.Dataset) (*histReq, bool, *termError) {
 	return req, q.Get("use_csv") == "true", nil
 }
 
-func (s *Sim) v2History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) *termError {
+// v2History serves a v2 history request: flat, a contract's bare tick
+// arrays (always JSON), else bulk_hist's contract objects (or CSV).
+func (s *Sim) v2History(w http.ResponseWriter, r *http.Request, ds spx.Dataset, flat bool) *termError {
 	req, csv, e := parseV2History(r.URL.Query(), ds)
 	if e != nil {
 		return e
@@ -315,7 +317,7 @@ func (s *Sim) v2History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 	if e != nil {
 		return e
 	}
-	s.v2Serve(w, r, &page{req: req, csv: csv}, segs, total)
+	s.v2Serve(w, r, &page{req: req, csv: csv && !flat, flat: flat}, segs, total)
 	return nil
 }
 
@@ -331,16 +333,7 @@ func (s *Sim) v2ContractHistory(w http.ResponseWriter, r *http.Request, ds spx.D
 			return errf(473, "missing %s: a /v2/hist request is for one contract (root, exp, strike, right); use bulk_hist for many", name)
 		}
 	}
-	req, _, e := parseV2History(q, ds)
-	if e != nil {
-		return e
-	}
-	segs, total, e := s.prepare(req)
-	if e != nil {
-		return e
-	}
-	s.v2Serve(w, r, &page{req: req, flat: true}, segs, total)
-	return nil
+	return s.v2History(w, r, ds, true)
 }
 
 // v2Serve answers one page of a bulk request starting at p.offset, and
