@@ -32,35 +32,59 @@ func Subjects(ctx context.Context, js jetstream.JetStream, stream string) (map[s
 }
 
 // JobMessage returns the generation of the message on a job's subject in a
-// work stream; ok is false when the subject holds none.
+// work stream; ok is false when the subject holds none. In SPX_FETCH a job
+// without a message of its own may be an entry of its day's chain fetch
+// (queue.PublishChain): then that entry's generation is returned.
 func JobMessage(ctx context.Context, js jetstream.JetStream, stream string, key spx.JobKey) (generation int, ok bool, err error) {
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return 0, false, fmt.Errorf("opening stream %s: %w", stream, err)
 	}
-	subj := key.FetchSubject()
 	if stream == StreamWrite {
-		subj = key.WriteSubject()
-	}
-	raw, err := s.GetLastMsgForSubject(ctx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("reading %s: %w", subj, err)
-	}
-	if stream == StreamWrite {
+		raw, ok, err := lastMsg(ctx, s, key.WriteSubject())
+		if !ok || err != nil {
+			return 0, false, err
+		}
 		job, _, err := DecodeWriteJob(raw.Data)
 		if err != nil {
 			return 0, true, err
 		}
 		return int(job.GetGeneration()), true, nil
 	}
-	job, _, err := DecodeFetchJob(raw.Data)
-	if err != nil {
-		return 0, true, err
+	for _, subj := range []string{key.FetchSubject(), key.ChainKey().FetchSubject()} {
+		raw, ok, err := lastMsg(ctx, s, subj)
+		if err != nil {
+			return 0, false, err
+		}
+		if !ok {
+			continue
+		}
+		job, k, err := DecodeFetchJob(raw.Data)
+		if err != nil {
+			return 0, true, err
+		}
+		jobs, err := ChainJobs(job, k)
+		if err != nil {
+			return 0, true, err
+		}
+		for _, j := range jobs {
+			if j.Key == key {
+				return j.Generation, true, nil
+			}
+		}
 	}
-	return int(job.GetGeneration()), true, nil
+	return 0, false, nil
+}
+
+func lastMsg(ctx context.Context, s jetstream.Stream, subj string) (*jetstream.RawStreamMsg, bool, error) {
+	raw, err := s.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading %s: %w", subj, err)
+	}
+	return raw, true, nil
 }
 
 // EventsApplied waits until the coordinator's consumer has acked every event
