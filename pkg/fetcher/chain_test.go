@@ -27,6 +27,7 @@ type chainSource struct {
 	mu       sync.Mutex
 	chain    []spx.Date
 	chainErr error
+	noData   map[spx.Date]bool // one-expiration requests that answer NO_DATA
 	calls    []spx.HistoryRequest
 }
 
@@ -49,6 +50,9 @@ func (c *chainSource) History(_ context.Context, req spx.HistoryRequest) (spx.Ro
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, req)
 	if !req.AllExpirations {
+		if c.noData[req.Expiration] {
+			return nil, spx.ErrNoData
+		}
 		return &sliceStream{rows: chainRows(req, req.Expiration), i: -1}, nil
 	}
 	if c.chainErr != nil {
@@ -164,25 +168,28 @@ func chainJobs(day spx.Date, gens map[int]int) []queue.ChainJob {
 }
 
 // One chain fetch: one request; each planned expiration staged into its
-// own object with its own write job and event of its own generation; a
-// planned expiration the answer lacks is empty; rows of an expiration not
-// planned are not staged anywhere.
+// own object with its own write job and event of its own generation; rows
+// of an expiration not planned are not staged anywhere. A planned
+// expiration the answer lacks is not taken for empty on the chain's word:
+// it is fetched on its own (here its own request has rows; there it says
+// NO_DATA, and only then is the job empty).
 func TestChainFetch(t *testing.T) {
 	day := spx.NewDate(2024, 1, 2)
 	exp := func(d int) spx.Date { return spx.NewDate(2024, 1, d) }
-	src := &chainSource{chain: []spx.Date{exp(2), exp(3), exp(7)}}
-	jobs := chainJobs(day, map[int]int{2: 1, 3: 3, 4: 1})
+	src := &chainSource{chain: []spx.Date{exp(2), exp(3), exp(7)}, noData: map[spx.Date]bool{exp(5): true}}
+	jobs := chainJobs(day, map[int]int{2: 1, 3: 3, 4: 1, 5: 2})
 	final, js := runChain(t, src, jobs)
-	if chain, perExp := src.requests(); chain != 1 || perExp != 0 {
-		t.Errorf("terminal requests: %d chain, %d per expiration; want 1 and 0", chain, perExp)
+	if chain, perExp := src.requests(); chain != 1 || perExp != 2 {
+		t.Errorf("terminal requests: %d chain, %d per expiration; want 1, and 2 for the expirations the chain lacked", chain, perExp)
 	}
 	checkStaged(t, js, jobs[0].Key, 1, final[exp(2)])
 	checkStaged(t, js, jobs[1].Key, 3, final[exp(3)])
-	if ev := final[exp(4)]; ev.GetKind() != spxv1.EventKind_EVENT_KIND_EMPTY {
-		t.Errorf("exp 4 (no rows in the chain): final event %v, want EMPTY", ev.GetKind())
+	checkStaged(t, js, jobs[2].Key, 1, final[exp(4)])
+	if ev := final[exp(5)]; ev.GetKind() != spxv1.EventKind_EVENT_KIND_EMPTY || ev.GetGeneration() != 2 {
+		t.Errorf("exp 5 (no rows in the chain, NO_DATA on its own): final event %v generation %d, want EMPTY 2", ev.GetKind(), ev.GetGeneration())
 	}
 	store, _ := js.ObjectStore(context.Background(), queue.Bucket)
-	for _, d := range []int{4, 7} {
+	for _, d := range []int{5, 7} {
 		k := spx.JobKey{Dataset: spx.Quote, Root: "SPXW", Date: day, Expiration: exp(d)}
 		if _, err := store.GetInfo(context.Background(), k.ObjectName()); !errors.Is(err, jetstream.ErrObjectNotFound) {
 			t.Errorf("exp %d: staged object exists (err %v), want none", d, err)
@@ -222,19 +229,19 @@ func TestChainFetchSplits(t *testing.T) {
 	}
 }
 
-// NO_DATA for a whole chain makes every job of it empty, with no request
-// per expiration.
+// NO_DATA for a whole chain does not make its jobs empty: each is asked
+// on its own, and is empty only if its own request says so.
 func TestChainFetchNoData(t *testing.T) {
 	day := spx.NewDate(2024, 1, 2)
-	src := &chainSource{chainErr: spx.ErrNoData}
+	exp := func(d int) spx.Date { return spx.NewDate(2024, 1, d) }
+	src := &chainSource{chainErr: spx.ErrNoData, noData: map[spx.Date]bool{exp(2): true}}
 	jobs := chainJobs(day, map[int]int{2: 1, 3: 1})
-	final, _ := runChain(t, src, jobs)
-	for _, j := range jobs {
-		if ev := final[j.Key.Expiration]; ev.GetKind() != spxv1.EventKind_EVENT_KIND_EMPTY {
-			t.Errorf("%s: %v, want EMPTY", j.Key, ev.GetKind())
-		}
+	final, js := runChain(t, src, jobs)
+	if ev := final[exp(2)]; ev.GetKind() != spxv1.EventKind_EVENT_KIND_EMPTY {
+		t.Errorf("%s: %v, want EMPTY", jobs[0].Key, ev.GetKind())
 	}
-	if chain, perExp := src.requests(); chain != 1 || perExp != 0 {
-		t.Errorf("terminal requests: %d chain, %d per expiration; want 1 and 0", chain, perExp)
+	checkStaged(t, js, jobs[1].Key, 1, final[exp(3)])
+	if chain, perExp := src.requests(); chain != 1 || perExp != 2 {
+		t.Errorf("terminal requests: %d chain, %d per expiration; want 1 and 2", chain, perExp)
 	}
 }

@@ -250,11 +250,12 @@ func (s *Service) publishWrite(ctx context.Context, key spx.JobKey, wj *spxv1.Wr
 
 // handleChain runs a chain fetch: one expiration=* request for the jobs of
 // one (dataset, root, date), each expiration staged, handed on and
-// reported as its own job would be. If the request fails for any reason
-// but NO_DATA (after the in-process retries) the chain is split: each job
-// is queued on its own with its generation, and gets its own request,
-// retries and error. A chain is an optimisation, never the only way a job
-// can be fetched.
+// reported as its own job would be. Whatever it does not stage (the
+// request failed after the in-process retries, NO_DATA, or an expiration
+// missing from the answer) is split off: each such job is queued on its
+// own with its generation, and gets its own request, retries and
+// outcome. A chain is an optimisation, never the only way a job can be
+// fetched.
 func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg, job *spxv1.FetchJob, chain spx.JobKey, delivery uint64, log *slog.Logger) {
 	jobs, err := queue.ChainJobs(job, chain)
 	if err != nil {
@@ -288,28 +289,22 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		queue.HandBack(msg, log)
 		return
 	}
-	if err != nil && spx.ClassOf(err) != spx.ClassEmpty {
-		log.Warn("chain fetch failed; queueing its jobs one expiration each", "jobs", len(jobs), "class", spx.ClassOf(err), "err", err)
-		for _, j := range jobs {
-			if perr := queue.PublishFetch(ctx, s.js, j.Key, j.Generation, interval); perr != nil && !errors.Is(perr, queue.ErrAlreadyQueued) {
-				log.Warn("queueing a job of the chain on its own failed; the chain will be fetched again", "job", j.Key.String(), "err", perr)
-				queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
-				return
-			}
-		}
-		if err := msg.Ack(); err != nil {
-			log.Warn("acking a split chain fetch failed; it may be fetched again", "err", err)
-		}
-		return
-	}
-	// NO_DATA for the whole chain, or rows: every job is staged or empty.
+	// A chain only ever stages. Every job it did not stage (all of them
+	// if it failed; an expiration the answer lacked; all on NO_DATA,
+	// although the day's listing named them) is queued on its own, so its
+	// own request decides: a job is never recorded empty or failed on the
+	// strength of an expiration=* answer.
+	var split []queue.ChainJob
 	var rows int64
+	if err != nil {
+		log.Warn("chain fetch failed; queueing its jobs one expiration each", "jobs", len(jobs), "class", spx.ClassOf(err), "err", err)
+		split = jobs
+	}
 	for _, j := range jobs {
 		r, ok := res[j.Key.Expiration]
-		if !ok {
-			if !queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY, j)) {
-				queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
-				return
+		if err != nil || !ok {
+			if err == nil {
+				split = append(split, j)
 			}
 			continue
 		}
@@ -327,9 +322,22 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		queue.Report(ctx, s.js, log, e)
 		rows += r.rows
 	}
+	if err == nil && len(split) > 0 {
+		log.Info("chain answer lacks planned expirations; queueing each on its own", "missing", len(split))
+	}
+	for _, j := range split {
+		if perr := queue.PublishFetch(ctx, s.js, j.Key, j.Generation, interval); perr != nil && !errors.Is(perr, queue.ErrAlreadyQueued) {
+			log.Warn("queueing a job of the chain on its own failed; the chain will be fetched again", "job", j.Key.String(), "err", perr)
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
+			return
+		}
+	}
 	stop()
 	if err := msg.Ack(); err != nil {
-		log.Warn("acking a staged chain fetch failed; it may be fetched again", "err", err)
+		log.Warn("acking a chain fetch failed; it may be fetched again", "err", err)
+	}
+	if len(res) == 0 {
+		return
 	}
 	log.Info("chain staged", "jobs", len(jobs), "staged", len(res), "rows", rows, "took", time.Since(started).Round(time.Millisecond))
 }
