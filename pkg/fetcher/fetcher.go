@@ -461,6 +461,18 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 		return nil, err
 	}
 	defer rs.Close()
+	// commit finishes the current expiration's object, if any.
+	commit := func() error {
+		if cur == nil {
+			return nil
+		}
+		res, err := cur.commit(rs.Info())
+		cur = nil
+		if err == nil {
+			out[res.exp] = res.staged
+		}
+		return err
+	}
 	ss, isStaged := rs.(spx.StagedStream)
 	var line []byte
 	skipped := map[spx.Date]int64{}
@@ -484,13 +496,8 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 			if _, done := out[exp]; done {
 				return fail(spx.WithClass(spx.ClassSplit, fmt.Errorf("%w (%s came back after %s)", errUnsorted, exp, cur.key.Expiration)))
 			}
-			if cur != nil {
-				res, err := cur.commit(rs.Info())
-				cur = nil
-				if err != nil {
-					return fail(err)
-				}
-				out[res.exp] = res.staged
+			if err := commit(); err != nil {
+				return fail(err)
 			}
 			k := chain
 			k.Expiration = exp
@@ -506,13 +513,8 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 	if err := rs.Err(); err != nil {
 		return fail(err)
 	}
-	if cur != nil {
-		res, err := cur.commit(rs.Info())
-		cur = nil
-		if err != nil {
-			return fail(err)
-		}
-		out[res.exp] = res.staged
+	if err := commit(); err != nil {
+		return fail(err)
 	}
 	if len(skipped) > 0 {
 		s.log.Info("chain fetch: skipped rows of expirations not planned for the day", "chain", chain.String(), "expirations", len(skipped))
