@@ -79,7 +79,7 @@ var Keys = []Key{
 	},
 	{
 		Name: "thetadata.chain_requests", Default: "true",
-		Description: "quote, eod and open_interest: one expiration=* request per day and root instead of one per expiration (faster; false if a terminal rejects it)",
+		Description: "quote, eod and open_interest: one expiration=* request per day and root instead of one per expiration, where the day's chain is at most 1 million rows (faster; false if a terminal rejects it)",
 		Validate:    validateBool,
 		set:         func(c *Config, v string) { c.ChainRequests, _ = strconv.ParseBool(v) },
 		get:         func(c Config) string { return strconv.FormatBool(c.ChainRequests) },

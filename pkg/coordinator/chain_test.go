@@ -193,3 +193,53 @@ type fakeMsg struct {
 }
 
 func (m fakeMsg) Data() []byte { return m.data }
+
+// wideListing lists n contracts (strikes) on each expiration day.
+type wideListing struct {
+	exps []int
+	n    int
+}
+
+func (l wideListing) Contracts(context.Context, spx.Date, []string) ([]spx.Contract, error) {
+	var out []spx.Contract
+	for _, e := range l.exps {
+		for i := range l.n {
+			out = append(out, spx.Contract{Root: "SPXW", Expiration: spx.NewDate(2024, 1, e), Strike: float64(4000 + i), Right: 'C'})
+		}
+	}
+	return out, nil
+}
+
+// A chain fetch is only sent when the day's chain stays within
+// chainMaxRows: 3000 contracts of one-minute quotes (1.17 million rows)
+// go one expiration at a time, their eod (3000 rows) as one chain, and
+// hourly quotes (21 000 rows) as one chain too.
+func TestChainOnlyWhereItFits(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		chain    map[spx.Dataset]bool
+	}{
+		{time.Minute, map[spx.Dataset]bool{spx.Quote: false, spx.EOD: true}},
+		{time.Hour, map[spx.Dataset]bool{spx.Quote: true, spx.EOD: true}},
+	} {
+		nc, js, st := queueAndStore(t)
+		s := New(nc, js, st, wideListing{exps: []int{3, 4, 5}, n: 1000}, &fakeManifests{files: map[string][]ManifestFile{}},
+			Config{Roots: []string{"SPXW"}, Datasets: []spx.Dataset{spx.Quote, spx.EOD}, Interval: tc.interval})
+		if _, err := s.Enqueue(context.Background(), []spx.Date{day}); err != nil {
+			t.Fatal(err)
+		}
+		subjects, err := queue.Subjects(context.Background(), js, queue.StreamFetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ds, chain := range tc.chain {
+			k := spx.JobKey{Dataset: ds, Root: "SPXW", Date: day, Expiration: spx.NewDate(2024, 1, 3)}
+			if got := subjects[k.ChainKey().FetchSubject()]; got != chain {
+				t.Errorf("%s at %s: chain fetch %v, want %v (subjects %v)", ds, tc.interval, got, chain, subjects)
+			}
+			if own := subjects[k.FetchSubject()]; own == chain {
+				t.Errorf("%s at %s: a message of its own %v, want %v", ds, tc.interval, own, !chain)
+			}
+		}
+	}
+}

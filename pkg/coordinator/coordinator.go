@@ -347,7 +347,7 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		keys, err := s.plan(ctx, d)
+		keys, contracts, err := s.plan(ctx, d)
 		if err != nil {
 			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
 			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
@@ -363,7 +363,7 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 			}
 			continue
 		}
-		n, err := s.enqueueDay(ctx, d, keys)
+		n, err := s.enqueueDay(ctx, d, keys, contracts)
 		if err != nil {
 			return res, err
 		}
@@ -401,8 +401,9 @@ func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, f
 }
 
 // plan lists the day's contracts and returns one job key per (dataset, root,
-// expiration).
-func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
+// expiration), and the number of contracts listed per root (what sizes a
+// chain fetch).
+func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, map[string]int, error) {
 	pl := s.planning()
 	var contracts []spx.Contract
 	err := queue.RetryTransientFor(ctx, s.cfg.ListRetryFor, s.cfg.RetryBase, 15*time.Second, func(ctx context.Context) error {
@@ -414,18 +415,20 @@ func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 		err, contracts = nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type re struct {
 		root string
 		exp  spx.Date
 	}
 	seen := map[re]bool{}
+	perRoot := map[string]int{}
 	for _, c := range contracts {
 		if c.Expiration < d || !slices.Contains(pl.Roots, c.Root) {
 			continue
 		}
 		seen[re{c.Root, c.Expiration}] = true
+		perRoot[c.Root]++
 	}
 	var keys []spx.JobKey
 	for _, ds := range pl.Datasets {
@@ -434,11 +437,31 @@ func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	return keys, nil
+	return keys, perRoot, nil
 }
 
-// enqueueDay records and publishes the day's jobs.
-func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey) (int, error) {
+// chainMaxRows bounds the rows a chain fetch may ask for at once (about
+// 100–150 MB of CSV): a bigger day is fetched one expiration at a time.
+// One request must finish inside thetadata.timeout (5m by default) and a
+// failed one is redone whole, so a whole SPXW day of one-minute quotes
+// (≈ 10 million rows) is not asked in one go; eod and open_interest (one
+// row per contract) always fit.
+const chainMaxRows = 1_000_000
+
+// chainFits reports whether the chain fetch of ds for a root with n
+// contracts listed on the day stays within chainMaxRows at interval.
+func chainFits(ds spx.Dataset, n int, interval time.Duration) bool {
+	rows := int64(n)
+	if ds.Intraday() {
+		// 09:30 to 16:00, both ends.
+		rows *= int64((6*time.Hour+30*time.Minute)/max(interval, time.Second)) + 1
+	}
+	return rows <= chainMaxRows
+}
+
+// enqueueDay records and publishes the day's jobs (contracts: listed per
+// root, from plan).
+func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey, contracts map[string]int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
@@ -482,7 +505,7 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
 				return published, fmt.Errorf("recording job %s: %w", k, err)
 			}
-			if !pl.PerExpiration && k.Dataset.AllExpirations() {
+			if !pl.PerExpiration && k.Dataset.AllExpirations() && chainFits(k.Dataset, contracts[k.Root], pl.Interval) {
 				chains[k.ChainKey()] = append(chains[k.ChainKey()], queue.ChainJob{Key: k, Generation: gen})
 			} else {
 				fresh = append(fresh, rec)
