@@ -157,14 +157,18 @@ func TestReconcileLostChain(t *testing.T) {
 }
 
 // A chain fetch that runs out of deliveries makes each of its jobs dead,
-// except one already staged by an earlier delivery.
+// except one already staged by an earlier delivery and one split off onto
+// a message of its own.
 func TestChainDeadLetter(t *testing.T) {
-	s, js := chainService(t, listing{3, 4, 5}, false)
+	s, js := chainService(t, listing{3, 4, 5, 8}, false)
 	ctx := context.Background()
 	if _, err := s.Enqueue(ctx, []spx.Date{day}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.HandleEvent(ctx, quoteKey(5), event(3, quoteKey(5), 1)); err != nil { // STAGED
+		t.Fatal(err)
+	}
+	if err := queue.PublishFetch(ctx, js, quoteKey(8), 1, time.Minute); err != nil { // split off
 		t.Fatal(err)
 	}
 	str, _ := js.Stream(ctx, queue.StreamFetch)
@@ -176,7 +180,7 @@ func TestChainDeadLetter(t *testing.T) {
 	if err := s.handleDeadLetter(ctx, fakeMsg{data: adv}); err != nil {
 		t.Fatal(err)
 	}
-	for d, want := range map[int]spx.JobOutcome{3: spx.JobDead, 4: spx.JobDead, 5: spx.JobStaged} {
+	for d, want := range map[int]spx.JobOutcome{3: spx.JobDead, 4: spx.JobDead, 5: spx.JobStaged, 8: spx.JobQueued} {
 		if rec, _, _ := s.store.Job(ctx, quoteKey(d)); rec.Outcome != want {
 			t.Errorf("%s: %s, want %s", quoteKey(d), rec.Outcome, want)
 		}

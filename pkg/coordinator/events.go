@@ -171,9 +171,24 @@ func (s *Service) handleDeadLetter(ctx context.Context, msg jetstream.Msg) error
 		if err != nil {
 			return nil
 		}
-		// A chain fetch that ran out of deliveries makes each of its jobs dead.
-		if jobs, err = queue.ChainJobs(job, k); err != nil {
+		// A chain fetch that ran out of deliveries makes each of its jobs
+		// dead, but for one an earlier delivery split off onto a message
+		// of its own: that job is still on its way.
+		all, err := queue.ChainJobs(job, k)
+		if err != nil {
 			return nil
+		}
+		for _, j := range all {
+			if k.Chain() {
+				gen, own, err := queue.OwnFetchMessage(ctx, s.js, j.Key)
+				if err != nil {
+					return err
+				}
+				if own && gen >= j.Generation {
+					continue
+				}
+			}
+			jobs = append(jobs, j)
 		}
 	}
 	for _, j := range jobs {

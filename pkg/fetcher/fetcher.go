@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,6 +53,25 @@ type Service struct {
 	cfg  Config
 	host string
 	log  *slog.Logger
+
+	maxDeliver atomic.Int64 // the fetch consumer's MaxDeliver (0: unknown)
+}
+
+// chainSplitDelivery is the delivery of a chain fetch from which a
+// transient failure splits it into one job per expiration instead of
+// waiting for another delivery.
+const chainSplitDelivery = 3
+
+// chainDeliveries is the delivery from which a chain fetch that fails
+// transiently is split: chainSplitDelivery, or the last delivery the fetch
+// consumer allows if that comes first (a chain must never run out of
+// deliveries and go dead for a transient error).
+func (s *Service) chainDeliveries() uint64 {
+	d := int64(chainSplitDelivery)
+	if m := s.maxDeliver.Load(); m > 0 {
+		d = min(d, m)
+	}
+	return uint64(d)
 }
 
 // New returns a fetch service reading jobs from js and rows from src.
@@ -98,6 +118,9 @@ func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	store, err := s.js.ObjectStore(ctx, queue.Bucket)
 	if err != nil {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
+	}
+	if ci := cons.CachedInfo(); ci != nil {
+		s.maxDeliver.Store(int64(ci.Config.MaxDeliver))
 	}
 	s.log.Info("fetchers started", "workers", s.cfg.Workers)
 	s.waitReady(ctx, stop)
@@ -167,7 +190,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		wj := &spxv1.WriteJob{Key: job.GetKey(), Generation: job.GetGeneration(), Object: key.ObjectName(), Rows: res.rows,
 			Contracts: res.contracts, NdjsonSha256: res.sha, SourceUrl: res.url, LatencyMs: res.latency.Milliseconds(),
 			FetchedAt: timestamppb.New(started)}
-		err = s.publishWrite(ctx, key, wj)
+		err = s.publishWrite(ctx, wj)
 	}
 	stop()
 	if err == nil {
@@ -221,28 +244,9 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 
 // publishWrite hands a staged job on to the writers. A write of the job
 // already waiting reads the object just replaced, unless it is of an older
-// generation (a chain fetch redelivered after a retry): that one is
-// replaced, or its writer's outcome, ignored as stale, would leave this
-// generation unwritten.
-func (s *Service) publishWrite(ctx context.Context, key spx.JobKey, wj *spxv1.WriteJob) error {
-	err := queue.PublishWrite(ctx, s.js, wj)
-	if !errors.Is(err, queue.ErrAlreadyQueued) {
-		if err != nil {
-			return spx.Transient(err)
-		}
-		return nil
-	}
-	gen, ok, err := queue.JobMessage(ctx, s.js, queue.StreamWrite, key)
-	if err != nil {
-		return spx.Transient(err)
-	}
-	if !ok || gen >= int(wj.GetGeneration()) {
-		return nil
-	}
-	if err := queue.PurgeJob(ctx, s.js, queue.StreamWrite, key.WriteSubject()); err != nil {
-		return spx.Transient(err)
-	}
-	if err := queue.PublishWrite(ctx, s.js, wj); err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
+// generation: that one is replaced (queue.PublishWriteNewest).
+func (s *Service) publishWrite(ctx context.Context, wj *spxv1.WriteJob) error {
+	if err := queue.PublishWriteNewest(ctx, s.js, wj); err != nil {
 		return spx.Transient(err)
 	}
 	return nil
@@ -289,6 +293,22 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		queue.HandBack(msg, log)
 		return
 	}
+	if spx.ClassOf(err) == spx.ClassTransient && delivery < s.chainDeliveries() {
+		// The terminal is having a bad moment (it may be restarting):
+		// the chain waits its back-off like any job, rather than turning
+		// into a request per expiration at once.
+		d := queue.Decide(err, delivery, s.cfg.Policy)
+		for _, j := range jobs {
+			e := ev(spxv1.EventKind_EVENT_KIND_FETCHING, j)
+			e.ErrorClass, e.ErrorMessage = string(d.Class), err.Error()
+			queue.Report(ctx, s.js, log, e)
+		}
+		log.Warn("chain fetch failed; will be redelivered", "err", err, "delay", d.Delay)
+		if err := d.Apply(msg, err.Error()); err != nil {
+			log.Warn("settling a chain fetch failed", "action", d.Action, "err", err)
+		}
+		return
+	}
 	// A chain only ever stages. Every job it did not stage (all of them
 	// if it failed; an expiration the answer lacked; all on NO_DATA,
 	// although the day's listing named them) is queued on its own, so its
@@ -299,6 +319,11 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	if err != nil {
 		log.Warn("chain fetch failed; queueing its jobs one expiration each", "jobs", len(jobs), "class", spx.ClassOf(err), "err", err)
 		split = jobs
+	}
+	// Handing on is retried in process: redelivering the chain would
+	// stage again objects whose writes are already queued.
+	retry := func(fn func(ctx context.Context) error) error {
+		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, fn)
 	}
 	for _, j := range jobs {
 		r, ok := res[j.Key.Expiration]
@@ -311,7 +336,7 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		wj := &spxv1.WriteJob{Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Object: j.Key.ObjectName(), Rows: r.rows,
 			Contracts: r.contracts, NdjsonSha256: r.sha, SourceUrl: r.url, LatencyMs: r.latency.Milliseconds(),
 			FetchedAt: timestamppb.New(started)}
-		if err := s.publishWrite(ctx, j.Key, wj); err != nil {
+		if err := retry(func(ctx context.Context) error { return s.publishWrite(ctx, wj) }); err != nil {
 			log.Warn("handing a staged job of the chain to the writers failed; the chain will be fetched again", "job", j.Key.String(), "err", err)
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
@@ -326,8 +351,14 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		log.Info("chain answer lacks planned expirations; queueing each on its own", "missing", len(split))
 	}
 	for _, j := range split {
-		if perr := queue.PublishFetch(ctx, s.js, j.Key, j.Generation, interval); perr != nil && !errors.Is(perr, queue.ErrAlreadyQueued) {
-			log.Warn("queueing a job of the chain on its own failed; the chain will be fetched again", "job", j.Key.String(), "err", perr)
+		err := retry(func(ctx context.Context) error {
+			if err := queue.PublishFetchNewest(ctx, s.js, j.Key, j.Generation, interval); err != nil {
+				return spx.Transient(err)
+			}
+			return nil
+		})
+		if err != nil {
+			log.Warn("queueing a job of the chain on its own failed; the chain will be fetched again", "job", j.Key.String(), "err", err)
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
@@ -595,7 +626,7 @@ type object struct {
 	*rowsOut
 	key    spx.JobKey
 	store  jetstream.ObjectStore
-	job    context.Context // the caller's
+	job    context.Context // the caller's, ended by commit and abort
 	ctx    context.Context // ends when the caller's does, or the object fails
 	cancel context.CancelFunc
 	pw     *io.PipeWriter
@@ -673,6 +704,9 @@ func (o *object) commit(info spx.StreamInfo) (chainResult, error) {
 	mctx, cancel := context.WithTimeout(o.job, 30*time.Second)
 	defer cancel()
 	if err := o.store.UpdateMeta(mctx, o.key.ObjectName(), meta); err != nil {
+		if derr := o.store.Delete(context.WithoutCancel(o.job), o.key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+			slog.Debug("deleting a staged object without metadata failed; its TTL removes it", "object", o.key.ObjectName(), "err", derr)
+		}
 		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", o.key.ObjectName(), err))
 	}
 	return res, nil

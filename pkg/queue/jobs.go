@@ -36,6 +36,16 @@ func Subjects(ctx context.Context, js jetstream.JetStream, stream string) (map[s
 // without a message of its own may be an entry of its day's chain fetch
 // (queue.PublishChain): then that entry's generation is returned.
 func JobMessage(ctx context.Context, js jetstream.JetStream, stream string, key spx.JobKey) (generation int, ok bool, err error) {
+	return jobMessage(ctx, js, stream, key, true)
+}
+
+// OwnFetchMessage is JobMessage on SPX_FETCH without the chain fetch: the
+// generation of the message on the job's own subject.
+func OwnFetchMessage(ctx context.Context, js jetstream.JetStream, key spx.JobKey) (generation int, ok bool, err error) {
+	return jobMessage(ctx, js, StreamFetch, key, false)
+}
+
+func jobMessage(ctx context.Context, js jetstream.JetStream, stream string, key spx.JobKey, chain bool) (generation int, ok bool, err error) {
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return 0, false, fmt.Errorf("opening stream %s: %w", stream, err)
@@ -51,7 +61,11 @@ func JobMessage(ctx context.Context, js jetstream.JetStream, stream string, key 
 		}
 		return int(job.GetGeneration()), true, nil
 	}
-	for _, subj := range []string{key.FetchSubject(), key.ChainKey().FetchSubject()} {
+	subjects := []string{key.FetchSubject()}
+	if chain {
+		subjects = append(subjects, key.ChainKey().FetchSubject())
+	}
+	for _, subj := range subjects {
 		raw, ok, err := lastMsg(ctx, s, subj)
 		if err != nil {
 			return 0, false, err

@@ -104,6 +104,66 @@ func PublishFetchDup(ctx context.Context, js jetstream.JetStream, key spx.JobKey
 	return publish(ctx, js, key.FetchSubject(), MsgID(key, generation), job)
 }
 
+// PublishFetchNewest queues a fetch job of generation, replacing a message
+// of an older generation that waits on the job's subject (see
+// publishNewest); one of this generation or newer is left alone.
+func PublishFetchNewest(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) error {
+	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	return publishNewest(ctx, js, StreamFetch, key.FetchSubject(), MsgID(key, generation), job, generation, func(data []byte) (int, error) {
+		j, _, err := DecodeFetchJob(data)
+		return int(j.GetGeneration()), err
+	})
+}
+
+// PublishWriteNewest queues a write job, replacing a write of an older
+// generation that waits on the job's subject (whose writer's outcome,
+// ignored as stale, would leave this generation unwritten); one of this
+// generation or newer is left alone.
+func PublishWriteNewest(ctx context.Context, js jetstream.JetStream, job *spxv1.WriteJob) error {
+	key, err := KeyFromProto(job.GetKey())
+	if err != nil {
+		return err
+	}
+	gen := int(job.GetGeneration())
+	return publishNewest(ctx, js, StreamWrite, key.WriteSubject(), MsgID(key, gen), job, gen, func(data []byte) (int, error) {
+		j, _, err := DecodeWriteJob(data)
+		return int(j.GetGeneration()), err
+	})
+}
+
+// publishNewest publishes m (of generation gen) on a job subject of
+// stream. When the subject already holds a message, that message is kept
+// if genOf says it is of gen or newer, and otherwise deleted by its
+// sequence (so a newer one published meanwhile is never the one removed)
+// and the publish tried again; a subject emptied meanwhile (the message
+// consumed) is published to again.
+func publishNewest(ctx context.Context, js jetstream.JetStream, stream, subject, id string, m proto.Message, gen int, genOf func([]byte) (int, error)) error {
+	for range 5 {
+		_, err := publish(ctx, js, subject, id, m)
+		if !errors.Is(err, ErrAlreadyQueued) {
+			return err
+		}
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return fmt.Errorf("opening stream %s: %w", stream, err)
+		}
+		raw, ok, err := lastMsg(ctx, s, subject)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if g, err := genOf(raw.Data); err == nil && g >= gen {
+			return nil
+		}
+		if err := s.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("removing an older message of %s: %w", subject, err)
+		}
+	}
+	return fmt.Errorf("publishing %s: %w (it kept holding another message)", subject, ErrAlreadyQueued)
+}
+
 // PublishWrite queues a write job.
 func PublishWrite(ctx context.Context, js jetstream.JetStream, job *spxv1.WriteJob) error {
 	key, err := KeyFromProto(job.GetKey())
