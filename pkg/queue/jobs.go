@@ -34,7 +34,8 @@ func Subjects(ctx context.Context, js jetstream.JetStream, stream string) (map[s
 // JobMessage returns the generation of the message on a job's subject in a
 // work stream; ok is false when the subject holds none. In SPX_FETCH a job
 // without a message of its own may be an entry of its day's chain fetch
-// (queue.PublishChain): then that entry's generation is returned.
+// (queue.PublishChain): then that entry's generation is returned, or the
+// newer of the two when both subjects carry it.
 func JobMessage(ctx context.Context, js jetstream.JetStream, stream string, key spx.JobKey) (generation int, ok bool, err error) {
 	return jobMessage(ctx, js, stream, key, true)
 }
@@ -61,6 +62,9 @@ func jobMessage(ctx context.Context, js jetstream.JetStream, stream string, key 
 		}
 		return int(job.GetGeneration()), true, nil
 	}
+	// Both subjects may carry the job (a chain waiting, and the job split
+	// off or requeued on its own): the newer generation counts.
+	found := false
 	subjects := []string{key.FetchSubject()}
 	if chain {
 		subjects = append(subjects, key.ChainKey().FetchSubject())
@@ -82,12 +86,12 @@ func jobMessage(ctx context.Context, js jetstream.JetStream, stream string, key 
 			return 0, true, err
 		}
 		for _, j := range jobs {
-			if j.Key == key {
-				return j.Generation, true, nil
+			if j.Key == key && (!found || j.Generation > generation) {
+				generation, found = j.Generation, true
 			}
 		}
 	}
-	return 0, false, nil
+	return generation, found, nil
 }
 
 func lastMsg(ctx context.Context, s jetstream.Stream, subj string) (*jetstream.RawStreamMsg, bool, error) {
