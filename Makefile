@@ -56,8 +56,8 @@ netns-test: build ## separate hosts in network namespaces (root): 476 vs proxy, 
 faults: ## the full fault suite: crashes, terminal faults, full disk, bad data, 5-day load (about 30+ min)
 	./scripts/faults.sh full
 
-bench-chain: ## one expiration=* request per day and root vs one per expiration, same concurrency, simulated terminal latency (prints per-exp/chain)
-	$(GO) test -run '^$$' -bench ChainVsPerExpiration -benchtime 1x ./pkg/thetadata/
+bench-chain: ## one expiration=* request per day and root vs one per expiration, same concurrency, simulated terminal latency: client alone, then the whole pipeline (prints per-exp/chain)
+	$(GO) test -run '^$$' -bench ChainVsPerExpiration -benchtime 1x ./pkg/thetadata/ ./pkg/e2e/
 
 contract-spec: ## re-check pkg/thetaspec's contract table against ThetaData's v3 OpenAPI file (SPX_THETADATA_OPENAPI=path, or the mirror; see docs/thetadata.md)
 	$(GO) test -count=1 -run 'TestTableMatchesSpec|TestSpecExamples' -v ./pkg/thetaspec/ ./pkg/thetadata/

@@ -34,8 +34,8 @@ func TestConfigValidateDeep(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatalf("%v: %q %q", err, out, stderr)
 			}
-			if len(rep.Deep) != 8 {
-				t.Fatalf("%d deep checks, want 8 (3 lists, 5 datasets): %+v", len(rep.Deep), rep.Deep)
+			if len(rep.Deep) != 11 {
+				t.Fatalf("%d deep checks, want 11 (3 lists, 5 datasets, expiration=* of 3): %+v", len(rep.Deep), rep.Deep)
 			}
 			var diffs []string
 			for _, ch := range rep.Deep {
@@ -90,7 +90,7 @@ func TestConfigValidateDeepV2(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK {
 		t.Fatalf("exit %d, %v: %s %s", code, err, out, stderr)
 	}
-	if len(rep.Deep) != 8 {
+	if len(rep.Deep) != 11 {
 		t.Fatalf("%d checks", len(rep.Deep))
 	}
 	for _, ch := range rep.Deep {

@@ -26,11 +26,12 @@ const defaultDrain = 30 * time.Second
 // read once at start: the addresses, directories and credentials a
 // running process has already opened.
 var liveKeys = []string{
-	"thetadata.concurrency", // the fetch consumer's MaxAckPending (cluster-wide cap)
-	"processing.start_date", // gap analysis
-	"processing.datasets",   // days planned from then on
-	"processing.roots",      // days planned from then on
-	"processing.interval",   // jobs queued from then on
+	"thetadata.concurrency",    // the fetch consumer's MaxAckPending (cluster-wide cap)
+	"processing.start_date",    // gap analysis
+	"processing.datasets",      // days planned from then on
+	"processing.roots",         // days planned from then on
+	"processing.interval",      // jobs queued from then on
+	"thetadata.chain_requests", // jobs queued from then on
 }
 
 // sdNotify sends a state ("READY=1", "STOPPING=1") to the
@@ -135,7 +136,7 @@ func (r *reloader) reload(ctx context.Context) {
 				next.Concurrency = r.cur.Concurrency
 			}
 		}
-		r.p.Coord.SetPlanning(coordinator.Planning{Datasets: next.Datasets, Roots: next.Roots, Interval: next.Interval, StartDate: next.StartDate})
+		r.p.Coord.SetPlanning(coordinator.Planning{Datasets: next.Datasets, Roots: next.Roots, Interval: next.Interval, StartDate: next.StartDate, PerExpiration: !next.ChainRequests})
 		r.log.Info("SIGHUP: applied without a restart", "keys", live)
 	}
 	if len(restart) > 0 {

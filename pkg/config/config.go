@@ -16,6 +16,7 @@ type Config struct {
 	ThetaFormat     string        // thetadata.format: v3 csv | ndjson | json
 	Concurrency     int           // thetadata.concurrency (1..128)
 	Timeout         time.Duration // thetadata.timeout (overall per request)
+	ChainRequests   bool          // thetadata.chain_requests: expiration=* fetches where the endpoint takes it
 	StartDate       spx.Date      // processing.start_date (zero = unset)
 	Datasets        []spx.Dataset // processing.datasets
 	Roots           []string      // processing.roots
@@ -66,6 +67,7 @@ func Default() Config {
 		ThetaFormat:   "csv",
 		Concurrency:   4,
 		Timeout:       5 * time.Minute,
+		ChainRequests: true,
 		StartDate:     spx.NewDate(2020, time.January, 1),
 		Datasets:      []spx.Dataset{spx.Greeks},
 		Roots:         append([]string(nil), spx.DefaultRoots...),

@@ -78,6 +78,13 @@ var Keys = []Key{
 		get:         func(c Config) string { return strconv.Itoa(c.Concurrency) },
 	},
 	{
+		Name: "thetadata.chain_requests", Default: "true",
+		Description: "quote, eod and open_interest: one expiration=* request per day and root instead of one per expiration, where the day's chain is at most 1 million rows (faster; false if a terminal rejects it)",
+		Validate:    validateBool,
+		set:         func(c *Config, v string) { c.ChainRequests, _ = strconv.ParseBool(v) },
+		get:         func(c Config) string { return strconv.FormatBool(c.ChainRequests) },
+	},
+	{
 		Name: "thetadata.timeout", Default: "5m",
 		Description: "overall time limit of one terminal request (Go duration, e.g. 5m)",
 		Validate:    validateDuration,

@@ -68,11 +68,14 @@ type Config struct {
 	Roots     []string      // default SPXW, SPX
 	Interval  time.Duration // default 1m
 	StartDate spx.Date      // first day of gap analysis
-	OutputDir string        // archive root as configured, for messages
-	Topology  queue.Topology
-	Version   string // micro service version, default 0.1.0
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// PerExpiration turns off chain fetches: every job gets its own
+	// request even for quote, eod and open_interest.
+	PerExpiration bool
+	OutputDir     string // archive root as configured, for messages
+	Topology      queue.Topology
+	Version       string // micro service version, default 0.1.0
+	Logger        *slog.Logger
+	Now           func() time.Time
 	// ListRetryFor is how long a transient contract-listing failure (the
 	// terminal disconnected, starting, or its queue full) is retried before
 	// the day is left unplanned, a gap with the reason in the error log
@@ -115,9 +118,13 @@ type Planning struct {
 	Roots     []string
 	Interval  time.Duration
 	StartDate spx.Date
+	// PerExpiration sends one fetch per expiration even where the
+	// endpoint takes expiration=* (thetadata.chain_requests false).
+	PerExpiration bool
 }
 
-// SetPlanning replaces the planning settings; empty fields keep theirs.
+// SetPlanning replaces the planning settings; empty fields keep theirs
+// (PerExpiration is always taken).
 func (s *Service) SetPlanning(p Planning) {
 	cur := s.planning()
 	if len(p.Datasets) == 0 {
@@ -170,7 +177,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 		cfg.MaxRefetch = 3
 	}
 	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
-	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate})
+	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate, PerExpiration: cfg.PerExpiration})
 	if cfg.Follow.Enabled {
 		s.follow = newFollower(s, cfg.Follow)
 	}
@@ -340,7 +347,7 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		keys, err := s.plan(ctx, d)
+		keys, contracts, err := s.plan(ctx, d)
 		if err != nil {
 			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
 			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
@@ -356,7 +363,7 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 			}
 			continue
 		}
-		n, err := s.enqueueDay(ctx, d, keys)
+		n, err := s.enqueueDay(ctx, d, keys, contracts)
 		if err != nil {
 			return res, err
 		}
@@ -394,8 +401,9 @@ func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, f
 }
 
 // plan lists the day's contracts and returns one job key per (dataset, root,
-// expiration).
-func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
+// expiration), and the number of contracts listed per root (what sizes a
+// chain fetch).
+func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, map[string]int, error) {
 	pl := s.planning()
 	var contracts []spx.Contract
 	err := queue.RetryTransientFor(ctx, s.cfg.ListRetryFor, s.cfg.RetryBase, 15*time.Second, func(ctx context.Context) error {
@@ -407,18 +415,20 @@ func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 		err, contracts = nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type re struct {
 		root string
 		exp  spx.Date
 	}
 	seen := map[re]bool{}
+	perRoot := map[string]int{}
 	for _, c := range contracts {
 		if c.Expiration < d || !slices.Contains(pl.Roots, c.Root) {
 			continue
 		}
 		seen[re{c.Root, c.Expiration}] = true
+		perRoot[c.Root]++
 	}
 	var keys []spx.JobKey
 	for _, ds := range pl.Datasets {
@@ -427,11 +437,31 @@ func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	return keys, nil
+	return keys, perRoot, nil
 }
 
-// enqueueDay records and publishes the day's jobs.
-func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey) (int, error) {
+// chainMaxRows bounds the rows a chain fetch may ask for at once (about
+// 100–150 MB of CSV): a bigger day is fetched one expiration at a time.
+// One request must finish inside thetadata.timeout (5m by default) and a
+// failed one is redone whole, so a whole SPXW day of one-minute quotes
+// (≈ 10 million rows) is not asked in one go; eod and open_interest (one
+// row per contract) always fit.
+const chainMaxRows = 1_000_000
+
+// chainFits reports whether the chain fetch of ds for a root with n
+// contracts listed on the day stays within chainMaxRows at interval.
+func chainFits(ds spx.Dataset, n int, interval time.Duration) bool {
+	rows := int64(n)
+	if ds.Intraday() {
+		// 09:30 to 16:00, both ends.
+		rows *= int64((6*time.Hour+30*time.Minute)/max(interval, time.Second)) + 1
+	}
+	return rows <= chainMaxRows
+}
+
+// enqueueDay records and publishes the day's jobs (contracts: listed per
+// root, from plan).
+func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey, contracts map[string]int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
@@ -447,7 +477,13 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 		s.log.Info("no contracts listed", "date", d)
 		return 0, nil
 	}
-	published := 0
+	published, sent := 0, 0
+	pl := s.planning()
+	// Fresh jobs of a dataset whose endpoint takes expiration=* go out as
+	// one chain fetch per (dataset, root): one terminal request for the
+	// day's chain instead of one per expiration (docs/thetadata.md).
+	chains := map[spx.JobKey][]queue.ChainJob{}
+	var fresh []spx.JobRecord
 	for _, k := range keys {
 		rec, ok, err := s.store.Job(ctx, k)
 		if err != nil {
@@ -469,33 +505,44 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
 				return published, fmt.Errorf("recording job %s: %w", k, err)
 			}
-			if published > 0 {
-				// A crash here leaves a job recorded queued with no message
-				// and the rest of the day unplanned (reconcile.go).
-				spx.PauseForTest("coordinator.before_publish")
-			}
-			dup, err := queue.PublishFetchDup(ctx, s.js, k, gen, s.planning().Interval)
-			if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
-				return published, err
-			}
-			if dup {
-				// Published before inside the duplicate window: in flight if
-				// its fetch message or the write message it led to is still
-				// there (the record may lag behind the events); if both are
-				// gone (consumed, or lost in a crash), only a new generation
-				// reaches the stream.
-				current, err := s.hasGeneration(ctx, rec, true, true)
-				if err != nil {
-					return published, err
-				}
-				if !current {
-					if err := s.requeueLocked(ctx, k, "enqueue: the earlier message of this generation is gone"); err != nil {
-						return published, err
-					}
-				}
+			if !pl.PerExpiration && k.Dataset.AllExpirations() && chainFits(k.Dataset, contracts[k.Root], pl.Interval) {
+				chains[k.ChainKey()] = append(chains[k.ChainKey()], queue.ChainJob{Key: k, Generation: gen})
+			} else {
+				fresh = append(fresh, rec)
 			}
 		}
 		published++
+	}
+	chainKeys := make([]spx.JobKey, 0, len(chains))
+	for ck, jobs := range chains {
+		if len(jobs) == 1 {
+			// One expiration: its own request is the same request.
+			fresh = append(fresh, spx.JobRecord{Key: jobs[0].Key, Generation: jobs[0].Generation})
+			continue
+		}
+		chainKeys = append(chainKeys, ck)
+	}
+	sort.Slice(chainKeys, func(i, j int) bool { return chainKeys[i].String() < chainKeys[j].String() })
+	sort.Slice(fresh, func(i, j int) bool { return fresh[i].Key.String() < fresh[j].Key.String() })
+	for _, rec := range fresh {
+		if sent > 0 {
+			// A crash here leaves a job recorded queued with no message
+			// and the rest of the day unplanned (reconcile.go).
+			spx.PauseForTest("coordinator.before_publish")
+		}
+		if err := s.publishLocked(ctx, rec); err != nil {
+			return published, err
+		}
+		sent++
+	}
+	for _, ck := range chainKeys {
+		if sent > 0 {
+			spx.PauseForTest("coordinator.before_publish")
+		}
+		if err := s.publishChainLocked(ctx, chains[ck]); err != nil {
+			return published, err
+		}
+		sent++
 	}
 	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
 		if r.StartedAt.IsZero() || r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
@@ -513,6 +560,54 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey)
 	}
 	s.log.Info("day queued", "date", d, "jobs", published)
 	return published, nil
+}
+
+// publishLocked publishes the fetch message of a job recorded queued.
+func (s *Service) publishLocked(ctx context.Context, rec spx.JobRecord) error {
+	dup, err := queue.PublishFetchDup(ctx, s.js, rec.Key, rec.Generation, s.planning().Interval)
+	if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
+		return err
+	}
+	if !dup {
+		return nil
+	}
+	// Published before inside the duplicate window: in flight if its fetch
+	// message or the write message it led to is still there (the record
+	// may lag behind the events); if both are gone (consumed, or lost in a
+	// crash), only a new generation reaches the stream.
+	return s.requeueIfGoneLocked(ctx, rec, "enqueue: the earlier message of this generation is gone")
+}
+
+// publishChainLocked publishes one chain fetch for jobs recorded queued
+// (one dataset, root and date). Published before (a duplicate), or refused
+// because the day's chain subject holds another chain fetch, each job
+// that has no message of its generation in the work streams is queued
+// again on its own.
+func (s *Service) publishChainLocked(ctx context.Context, jobs []queue.ChainJob) error {
+	dup, err := queue.PublishChain(ctx, s.js, jobs, s.planning().Interval)
+	if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
+		return err
+	}
+	if !dup && err == nil {
+		s.log.Debug("chain fetch queued", "chain", jobs[0].Key.ChainKey().String(), "jobs", len(jobs))
+		return nil
+	}
+	for _, j := range jobs {
+		if err := s.requeueIfGoneLocked(ctx, spx.JobRecord{Key: j.Key, Generation: j.Generation}, "enqueue: not in the chain fetch already queued"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requeueIfGoneLocked queues rec again with the next generation unless a
+// message of its generation (or newer) waits in SPX_FETCH or SPX_WRITE.
+func (s *Service) requeueIfGoneLocked(ctx context.Context, rec spx.JobRecord, why string) error {
+	current, err := s.hasGeneration(ctx, rec, true, true)
+	if err != nil || current {
+		return err
+	}
+	return s.requeueLocked(ctx, rec.Key, why)
 }
 
 // requeueLocked publishes a job again with the next generation, after

@@ -157,43 +157,74 @@ func (s *Service) handleDeadLetter(ctx context.Context, msg jetstream.Msg) error
 		s.log.Info("dead letter's message is gone; ignoring", "stream", adv.Stream, "seq", adv.StreamSeq, "err", err)
 		return nil
 	}
-	var key spx.JobKey
-	var gen int32
+	var jobs []queue.ChainJob
+	stage := "fetch"
 	if adv.Stream == queue.StreamWrite {
+		stage = "write"
 		job, k, err := queue.DecodeWriteJob(raw.Data)
 		if err != nil {
 			return nil
 		}
-		key, gen = k, job.GetGeneration()
+		jobs = []queue.ChainJob{{Key: k, Generation: int(job.GetGeneration())}}
 	} else {
 		job, k, err := queue.DecodeFetchJob(raw.Data)
 		if err != nil {
 			return nil
 		}
-		key, gen = k, job.GetGeneration()
+		// A chain fetch that ran out of deliveries makes each of its jobs
+		// dead, but for one an earlier delivery split off onto a message
+		// of its own: that job is still on its way.
+		all, err := queue.ChainJobs(job, k)
+		if err != nil {
+			return nil
+		}
+		for _, j := range all {
+			if k.Chain() {
+				gen, own, err := queue.OwnFetchMessage(ctx, s.js, j.Key)
+				if err != nil {
+					return err
+				}
+				if own && gen >= j.Generation {
+					continue
+				}
+			}
+			jobs = append(jobs, j)
+		}
 	}
+	for _, j := range jobs {
+		if err := s.recordDead(ctx, j, stage, adv.Deliveries); err != nil {
+			return err
+		}
+	}
+	if err := stream.DeleteMsg(ctx, adv.StreamSeq); err != nil {
+		s.log.Warn("deleting a dead job message failed", "subject", raw.Subject, "err", err)
+	}
+	return nil
+}
+
+// recordDead records a job dead after deliveries at stage, with its last error.
+func (s *Service) recordDead(ctx context.Context, j queue.ChainJob, stage string, deliveries uint64) error {
+	key := j.Key
 	rec, _, err := s.store.Job(ctx, key)
 	if err != nil {
 		return fmt.Errorf("reading job %s: %w", key, err)
 	}
-	stage := "fetch"
-	if adv.Stream == queue.StreamWrite {
-		stage = "write"
+	if stage == "fetch" && rec.Generation == j.Generation && (rec.Outcome.Done() || rec.Outcome == spx.JobStaged) {
+		// Fetched already (a chain fetch staged it, then its ack was lost):
+		// the fetch message running out of deliveries does not undo that.
+		return nil
 	}
 	last := rec.LastError
 	if last == "" {
 		last = "no error reported (the worker may have crashed or timed out)"
 	}
-	msgText := fmt.Sprintf("gave up after %d deliveries to the %s stage; last error: %s (fix the cause, then spx retry %s)", adv.Deliveries, stage, last, key.Date)
-	ev := &spxv1.Event{Kind: spxv1.EventKind_EVENT_KIND_DEAD, Key: queue.KeyToProto(key), Generation: gen, Stage: stage,
-		Delivery: int32(adv.Deliveries), ErrorClass: string(rec.ErrorClass), ErrorMessage: msgText}
+	msgText := fmt.Sprintf("gave up after %d deliveries to the %s stage; last error: %s (fix the cause, then spx retry %s)", deliveries, stage, last, key.Date)
+	ev := &spxv1.Event{Kind: spxv1.EventKind_EVENT_KIND_DEAD, Key: queue.KeyToProto(key), Generation: int32(j.Generation), Stage: stage,
+		Delivery: int32(deliveries), ErrorClass: string(rec.ErrorClass), ErrorMessage: msgText}
 	if err := s.HandleEvent(ctx, key, ev); err != nil {
 		return err
 	}
 	s.appendError(ctx, spx.ErrorEntry{Time: time.Now(), Type: "dead", Message: msgText, Job: key.String(), Date: key.Date})
-	if err := stream.DeleteMsg(ctx, adv.StreamSeq); err != nil {
-		s.log.Warn("deleting a dead job message failed", "job", key.String(), "err", err)
-	}
-	s.log.Warn("job dead", "job", key.String(), "deliveries", adv.Deliveries, "last_error", last)
+	s.log.Warn("job dead", "job", key.String(), "deliveries", deliveries, "last_error", last)
 	return nil
 }

@@ -77,10 +77,12 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	}
 	var suspects []spx.JobRecord
 	for _, j := range inflight {
-		f, w := fetch[j.Key.FetchSubject()], write[j.Key.WriteSubject()]
+		own, chain, w := fetch[j.Key.FetchSubject()], fetch[j.Key.ChainKey().FetchSubject()], write[j.Key.WriteSubject()]
+		f := own || chain
 		current := f || w
-		if current && j.Generation > 1 {
-			// Only a requeue (generation 2 on) can leave an older message.
+		if current && (j.Generation > 1 || !own && !w) {
+			// Only a requeue (generation 2 on) can leave an older message;
+			// a chain fetch on the day's subject may not carry this job.
 			if current, err = s.hasGeneration(ctx, j, f, w); err != nil {
 				return res, err
 			}

@@ -71,6 +71,25 @@ func TestEndToEnd(t *testing.T) {
 					t.Errorf("%s: %v", j.Key, err)
 				}
 			}
+			// Quote takes expiration=*: one request per (root, date), each
+			// expiration still its own job and file.
+			quoteDays := map[string]bool{}
+			for _, j := range jobs {
+				if j.Key.Dataset == spx.Quote {
+					quoteDays[j.Key.Root+j.Key.Date.String()] = true
+				}
+			}
+			path := "/v3" + spx.Quote.V3Path()
+			if api == "v2" {
+				path = "/v2" + spx.Quote.V2Path()
+			}
+			var quoteRequests int64
+			for _, n := range stats.Requests[path] {
+				quoteRequests += n
+			}
+			if quoteRequests != int64(len(quoteDays)) {
+				t.Errorf("terminal got %d quote requests (%v), want one per (root, date): %d", quoteRequests, stats.Requests[path], len(quoteDays))
+			}
 			if len(roots) != 2 || len(datasets) != 2 {
 				t.Errorf("jobs cover roots %v and datasets %v, want both of each", roots, datasets)
 			}

@@ -44,7 +44,7 @@ type envOptions struct {
 	archive   spx.ArchiveStore     // nil: from the configuration
 }
 
-func start(t *testing.T, o envOptions) *env {
+func start(t testing.TB, o envOptions) *env {
 	t.Helper()
 	sim := terminalsim.New(o.sim)
 	v3, v2, stop, err := sim.Listen("127.0.0.1:0", "127.0.0.1:0")
@@ -103,7 +103,7 @@ func start(t *testing.T, o envOptions) *env {
 }
 
 // waitDays polls progress until every day is finished.
-func (e *env) waitDays(t *testing.T, dates []spx.Date) []coordinator.DayProgress {
+func (e *env) waitDays(t testing.TB, dates []spx.Date) []coordinator.DayProgress {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,6 +53,25 @@ type Service struct {
 	cfg  Config
 	host string
 	log  *slog.Logger
+
+	maxDeliver atomic.Int64 // the fetch consumer's MaxDeliver (0: unknown)
+}
+
+// chainSplitDelivery is the delivery of a chain fetch from which a
+// transient failure splits it into one job per expiration instead of
+// waiting for another delivery.
+const chainSplitDelivery = 3
+
+// chainDeliveries is the delivery from which a chain fetch that fails
+// transiently is split: chainSplitDelivery, or the last delivery the fetch
+// consumer allows if that comes first (a chain must never run out of
+// deliveries and go dead for a transient error).
+func (s *Service) chainDeliveries() uint64 {
+	d := int64(chainSplitDelivery)
+	if m := s.maxDeliver.Load(); m > 0 {
+		d = min(d, m)
+	}
+	return uint64(d)
 }
 
 // New returns a fetch service reading jobs from js and rows from src.
@@ -99,6 +119,9 @@ func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	if err != nil {
 		return fmt.Errorf("opening object store %s: %w", queue.Bucket, err)
 	}
+	if ci := cons.CachedInfo(); ci != nil {
+		s.maxDeliver.Store(int64(ci.Config.MaxDeliver))
+	}
 	s.log.Info("fetchers started", "workers", s.cfg.Workers)
 	s.waitReady(ctx, stop)
 	queue.RunWorkersUntil(ctx, stop, cons, s.cfg.Workers, s.cfg.Name, s.log, func(ctx context.Context, worker string, msg jetstream.Msg) {
@@ -141,6 +164,10 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		delivery = md.NumDelivered
 	}
 	log := s.log.With("job", key.String(), "worker", worker, "delivery", delivery)
+	if key.Chain() {
+		s.handleChain(ctx, store, worker, msg, job, key, delivery, log)
+		return
+	}
 	ev := func(kind spxv1.EventKind) *spxv1.Event {
 		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
 			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
@@ -163,11 +190,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		wj := &spxv1.WriteJob{Key: job.GetKey(), Generation: job.GetGeneration(), Object: key.ObjectName(), Rows: res.rows,
 			Contracts: res.contracts, NdjsonSha256: res.sha, SourceUrl: res.url, LatencyMs: res.latency.Milliseconds(),
 			FetchedAt: timestamppb.New(started)}
-		if err = queue.PublishWrite(ctx, s.js, wj); errors.Is(err, queue.ErrAlreadyQueued) {
-			err = nil // a write of this job is already waiting; it reads the object we just replaced
-		} else if err != nil {
-			err = spx.Transient(err)
-		}
+		err = s.publishWrite(ctx, wj)
 	}
 	stop()
 	if err == nil {
@@ -219,6 +242,137 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	}
 }
 
+// publishWrite hands a staged job on to the writers. A write of the job
+// already waiting reads the object just replaced, unless it is of an older
+// generation: that one is replaced (queue.PublishWriteNewest).
+func (s *Service) publishWrite(ctx context.Context, wj *spxv1.WriteJob) error {
+	if err := queue.PublishWriteNewest(ctx, s.js, wj); err != nil {
+		return spx.Transient(err)
+	}
+	return nil
+}
+
+// handleChain runs a chain fetch: one expiration=* request for the jobs of
+// one (dataset, root, date), each expiration staged, handed on and
+// reported as its own job would be. Whatever it does not stage (the
+// request failed after the in-process retries, NO_DATA, or an expiration
+// missing from the answer) is split off: each such job is queued on its
+// own with its generation, and gets its own request, retries and
+// outcome. A chain is an optimisation, never the only way a job can be
+// fetched.
+func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg, job *spxv1.FetchJob, chain spx.JobKey, delivery uint64, log *slog.Logger) {
+	jobs, err := queue.ChainJobs(job, chain)
+	if err != nil {
+		log.Error("dropping an unreadable chain fetch", "err", err)
+		_ = msg.TermWithReason("unreadable chain: " + err.Error())
+		return
+	}
+	ev := func(kind spxv1.EventKind, j queue.ChainJob) *spxv1.Event {
+		return &spxv1.Event{Kind: kind, Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Worker: worker, Host: s.host,
+			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
+	}
+	want := make(map[spx.Date]bool, len(jobs))
+	for _, j := range jobs {
+		want[j.Key.Expiration] = true
+		queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING, j))
+	}
+	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
+	defer stop()
+	interval := time.Duration(job.GetIntervalMs()) * time.Millisecond
+	if interval <= 0 {
+		interval = s.cfg.Interval
+	}
+	started := time.Now()
+	var res map[spx.Date]staged
+	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
+		var err error
+		res, err = s.stageChain(ctx, store, chain, want, interval)
+		return err
+	})
+	if err != nil && ctx.Err() != nil {
+		queue.HandBack(msg, log)
+		return
+	}
+	if spx.ClassOf(err) == spx.ClassTransient && delivery < s.chainDeliveries() {
+		// The terminal is having a bad moment (it may be restarting):
+		// the chain waits its back-off like any job, rather than turning
+		// into a request per expiration at once.
+		d := queue.Decide(err, delivery, s.cfg.Policy)
+		for _, j := range jobs {
+			e := ev(spxv1.EventKind_EVENT_KIND_FETCHING, j)
+			e.ErrorClass, e.ErrorMessage = string(d.Class), err.Error()
+			queue.Report(ctx, s.js, log, e)
+		}
+		log.Warn("chain fetch failed; will be redelivered", "err", err, "delay", d.Delay)
+		if err := d.Apply(msg, err.Error()); err != nil {
+			log.Warn("settling a chain fetch failed", "action", d.Action, "err", err)
+		}
+		return
+	}
+	// A chain only ever stages. Every job it did not stage (all of them
+	// if it failed; an expiration the answer lacked; all on NO_DATA,
+	// although the day's listing named them) is queued on its own, so its
+	// own request decides: a job is never recorded empty or failed on the
+	// strength of an expiration=* answer.
+	var split []queue.ChainJob
+	var rows int64
+	if err != nil {
+		log.Warn("chain fetch failed; queueing its jobs one expiration each", "jobs", len(jobs), "class", spx.ClassOf(err), "err", err)
+		split = jobs
+	}
+	// Handing on is retried in process: redelivering the chain would
+	// stage again objects whose writes are already queued.
+	retry := func(fn func(ctx context.Context) error) error {
+		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, fn)
+	}
+	for _, j := range jobs {
+		r, ok := res[j.Key.Expiration]
+		if err != nil || !ok {
+			if err == nil {
+				split = append(split, j)
+			}
+			continue
+		}
+		wj := &spxv1.WriteJob{Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Object: j.Key.ObjectName(), Rows: r.rows,
+			Contracts: r.contracts, NdjsonSha256: r.sha, SourceUrl: r.url, LatencyMs: r.latency.Milliseconds(),
+			FetchedAt: timestamppb.New(started)}
+		if err := retry(func(ctx context.Context) error { return s.publishWrite(ctx, wj) }); err != nil {
+			log.Warn("handing a staged job of the chain to the writers failed; the chain will be fetched again", "job", j.Key.String(), "err", err)
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
+			return
+		}
+		e := ev(spxv1.EventKind_EVENT_KIND_STAGED, j)
+		e.Rows, e.Contracts, e.Sha256, e.SourceUrl, e.LatencyMs = r.rows, r.contracts, r.sha, r.url, r.latency.Milliseconds()
+		e.FetchedAt = timestamppb.New(started)
+		queue.Report(ctx, s.js, log, e)
+		rows += r.rows
+	}
+	if err == nil && len(split) > 0 {
+		log.Info("chain answer lacks planned expirations; queueing each on its own", "missing", len(split))
+	}
+	for _, j := range split {
+		err := retry(func(ctx context.Context) error {
+			if err := queue.PublishFetchNewest(ctx, s.js, j.Key, j.Generation, interval); err != nil {
+				return spx.Transient(err)
+			}
+			return nil
+		})
+		if err != nil {
+			log.Warn("queueing a job of the chain on its own failed; the chain will be fetched again", "job", j.Key.String(), "err", err)
+			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
+			return
+		}
+	}
+	stop()
+	if err := msg.Ack(); err != nil {
+		log.Warn("acking a chain fetch failed; it may be fetched again", "err", err)
+	}
+	if len(res) == 0 {
+		return
+	}
+	log.Info("chain staged", "jobs", len(jobs), "staged", len(res), "rows", rows, "took", time.Since(started).Round(time.Millisecond))
+}
+
 type staged struct {
 	rows, contracts int64
 	sha, url        string
@@ -244,80 +398,24 @@ func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStor
 // NDJSON arrays (spx.AppendStaged) → SHA-256 and s2 → io.Pipe →
 // ObjectStore.Put. Memory stays flat whatever the size of the expiration.
 func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	var res staged
-	produced := make(chan error, 1)
-	go func() {
-		err := s.produce(ctx, pw, key, interval, rights, &res)
-		pw.CloseWithError(err)
-		produced <- err
-	}()
-	meta := jetstream.ObjectMeta{Name: key.ObjectName(), Opts: &jetstream.ObjectMetaOptions{ChunkSize: 512 << 10}}
-	_, putErr := store.Put(ctx, meta, pr)
-	if putErr != nil {
-		pr.CloseWithError(putErr) // unblock the producer
+	obj, err := openObject(ctx, store, key)
+	if err != nil {
+		return staged{}, err
 	}
-	prodErr := <-produced
-	if prodErr != nil {
-		return res, prodErr // the terminal's error carries the class
+	var info spx.StreamInfo
+	if err := s.produce(obj.ctx, obj.rowsOut, key, interval, rights, &info); err != nil {
+		return staged{}, obj.abort(err)
 	}
-	if putErr != nil {
-		return res, spx.Transient(fmt.Errorf("staging %s in the object store: %w", key.ObjectName(), putErr))
-	}
-	meta.Metadata = map[string]string{
-		"rows":       strconv.FormatInt(res.rows, 10),
-		"contracts":  strconv.FormatInt(res.contracts, 10),
-		"sha256":     res.sha,
-		"source_url": res.url,
-		"latency_ms": strconv.FormatInt(res.latency.Milliseconds(), 10),
-		// The lines are spx.AppendStaged's arrays; these name their values.
-		"format":  "ndjson-array",
-		"columns": strings.Join(spx.StagedColumns(key.Dataset), ","),
-	}
-	meta.Opts = nil
-	// A deadline of its own: the job's context has none while InProgress
-	// keeps the job alive, so a call stuck on a lost NATS node would stall it.
-	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := store.UpdateMeta(mctx, key.ObjectName(), meta); err != nil {
-		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", key.ObjectName(), err))
-	}
-	if res.rows == 0 {
+	res, err := obj.commit(info)
+	if err == nil && res.rows == 0 {
 		// A 200 with no rows is the same as NO_DATA for the archive.
-		return res, spx.ErrNoData
+		err = spx.ErrNoData
 	}
-	return res, nil
+	return res.staged, err
 }
 
-func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, interval time.Duration, rights []byte, res *staged) error {
-	out, err := newSink(ctx, w)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			out.abort()
-		}
-	}()
-	ctx = out.ctx // ends early if compressing fails
-	type contract struct {
-		exp    spx.Date
-		strike float64
-		right  byte
-	}
-	// Rows of a contract come together, so the set is only touched when the
-	// contract changes (calls then puts of one strike may repeat a contract
-	// across requests; the set still counts it once).
-	seen := map[contract]struct{}{}
-	var last contract
-	haveLast := false
-	blk, err := out.next()
-	if err != nil {
-		return spx.Transient(fmt.Errorf("staging rows: %w", err))
-	}
+// produce streams the rows of each right in turn into out.
+func (s *Service) produce(ctx context.Context, out *rowsOut, key spx.JobKey, interval time.Duration, rights []byte, info *spx.StreamInfo) error {
 	for _, right := range rights {
 		req := spx.HistoryRequest{Dataset: key.Dataset, Root: key.Root, Date: key.Date, Expiration: key.Expiration, Right: right}
 		if key.Dataset.Intraday() {
@@ -325,61 +423,291 @@ func (s *Service) produce(ctx context.Context, w io.Writer, key spx.JobKey, inte
 		}
 		rs, err := s.src.History(ctx, req)
 		if err != nil {
-			if cerr := out.compressErr(); cerr != nil {
-				return spx.Transient(fmt.Errorf("staging rows: %w", cerr))
-			}
 			return err
 		}
 		// A StagedStream writes the line itself, reusing what repeats from
 		// row to row: this loop bounds how fast a response is staged.
-		ss, staged := rs.(spx.StagedStream)
+		ss, isStaged := rs.(spx.StagedStream)
 		for {
 			var ok bool
-			if staged {
-				blk.b, ok = ss.NextStaged(blk.b)
+			if isStaged {
+				out.blk.b, ok = ss.NextStaged(out.blk.b)
 			} else if ok = rs.Next(); ok {
-				blk.b = spx.AppendStaged(blk.b, key.Dataset, rs.Row())
+				out.blk.b = spx.AppendStaged(out.blk.b, key.Dataset, rs.Row())
 			}
 			if !ok {
 				break
 			}
-			r := rs.Row()
-			if len(blk.b) >= blockSize {
-				out.send(blk)
-				if blk, err = out.next(); err != nil {
-					rs.Close()
-					return spx.Transient(fmt.Errorf("staging rows: %w", err))
-				}
-			}
-			res.rows++
-			if res.rows == 1000 {
-				spx.PauseForTest("fetcher.mid_stream")
-			}
-			if c := (contract{r.Contract.Expiration, r.Contract.Strike, r.Contract.Right}); !haveLast || c != last {
-				seen[c] = struct{}{}
-				last, haveLast = c, true
+			if err := out.added(rs.Row()); err != nil {
+				rs.Close()
+				return err
 			}
 		}
 		err = rs.Err()
-		info := rs.Info()
+		if info.URL == "" {
+			*info = rs.Info()
+		}
 		rs.Close()
 		if err != nil {
-			if cerr := out.compressErr(); cerr != nil {
-				return spx.Transient(fmt.Errorf("staging rows: %w", cerr))
-			}
 			return err
 		}
-		if res.url == "" {
-			res.url, res.latency = info.URL, info.Latency
+	}
+	return nil
+}
+
+// errUnsorted is an expiration=* answer whose rows of one expiration do
+// not come together: each expiration's object is finished when the next
+// begins, so the chain is fetched again one expiration at a time.
+var errUnsorted = errors.New("the terminal's expiration=* answer did not keep each expiration's rows together")
+
+// stageChain stages the jobs of a chain fetch (want: their expirations)
+// from one expiration=* request. Rows come expiration by expiration
+// (ThetaData's order, and the simulator's); each expiration's rows go into
+// the object its own job would have staged, so writers cannot tell the
+// difference. An expiration with no rows has no object and no entry in the
+// result; rows of an expiration not in want are skipped. On an error no
+// object of the chain is kept.
+func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, chain spx.JobKey, want map[spx.Date]bool, interval time.Duration) (map[spx.Date]staged, error) {
+	req := spx.HistoryRequest{Dataset: chain.Dataset, Root: chain.Root, Date: chain.Date, AllExpirations: true}
+	if chain.Dataset.Intraday() {
+		req.Interval = interval
+	}
+	out := map[spx.Date]staged{}
+	var cur *object
+	fail := func(err error) (map[spx.Date]staged, error) {
+		if cur != nil {
+			err = cur.abort(err)
+		}
+		for exp := range out {
+			k := chain
+			k.Expiration = exp
+			if derr := store.Delete(context.WithoutCancel(ctx), k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+				s.log.Warn("deleting a staged object of a failed chain fetch failed; its TTL removes it", "object", k.ObjectName(), "err", derr)
+			}
+		}
+		return nil, err
+	}
+	rs, err := s.src.History(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	// commit finishes the current expiration's object, if any.
+	commit := func() error {
+		if cur == nil {
+			return nil
+		}
+		res, err := cur.commit(rs.Info())
+		cur = nil
+		if err == nil {
+			out[res.exp] = res.staged
+		}
+		return err
+	}
+	ss, isStaged := rs.(spx.StagedStream)
+	var line []byte
+	skipped := map[spx.Date]int64{}
+	for {
+		var ok bool
+		if isStaged {
+			line, ok = ss.NextStaged(line[:0])
+		} else if ok = rs.Next(); ok {
+			line = spx.AppendStaged(line[:0], chain.Dataset, rs.Row())
+		}
+		if !ok {
+			break
+		}
+		r := rs.Row()
+		exp := r.Contract.Expiration
+		if !want[exp] {
+			skipped[exp]++
+			continue
+		}
+		if cur == nil || cur.key.Expiration != exp {
+			if _, done := out[exp]; done {
+				return fail(spx.WithClass(spx.ClassSplit, fmt.Errorf("%w (%s came back after %s)", errUnsorted, exp, cur.key.Expiration)))
+			}
+			if err := commit(); err != nil {
+				return fail(err)
+			}
+			k := chain
+			k.Expiration = exp
+			if cur, err = openObject(ctx, store, k); err != nil {
+				return fail(err)
+			}
+		}
+		cur.blk.b = append(cur.blk.b, line...)
+		if err := cur.added(r); err != nil {
+			return fail(err)
 		}
 	}
-	out.send(blk)
-	ok = true
-	sum, err := out.finish()
-	if err != nil {
-		return spx.Transient(fmt.Errorf("staging rows: %w", err))
+	if err := rs.Err(); err != nil {
+		return fail(err)
 	}
-	res.contracts = int64(len(seen))
-	res.sha = sum
+	if err := commit(); err != nil {
+		return fail(err)
+	}
+	if len(skipped) > 0 {
+		s.log.Info("chain fetch: skipped rows of expirations not planned for the day", "chain", chain.String(), "expirations", len(skipped))
+	}
+	return out, nil
+}
+
+// contract is one option contract of a staged object, for counting.
+type contract struct {
+	exp    spx.Date
+	strike float64
+	right  byte
+}
+
+// rowsOut is a staged object's content on its way out: staged lines are
+// appended to blk, and added hands full blocks to the sink (hash and
+// compress) and counts rows and contracts.
+type rowsOut struct {
+	out  *sink
+	blk  *block
+	rows int64
+	// Rows of a contract come together, so the set is only touched when
+	// the contract changes (calls then puts of one strike may repeat a
+	// contract across requests; the set still counts it once).
+	seen     map[contract]struct{}
+	last     contract
+	haveLast bool
+}
+
+func newRowsOut(ctx context.Context, w io.Writer) (*rowsOut, error) {
+	out, err := newSink(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	o := &rowsOut{out: out, seen: map[contract]struct{}{}}
+	if o.blk, err = out.next(); err != nil {
+		out.abort()
+		return nil, spx.Transient(fmt.Errorf("staging rows: %w", err))
+	}
+	return o, nil
+}
+
+// added counts r, whose staged line was just appended to blk, and sends
+// blk on once it is full.
+func (o *rowsOut) added(r *spx.Row) error {
+	if len(o.blk.b) >= blockSize {
+		o.out.send(o.blk)
+		var err error
+		if o.blk, err = o.out.next(); err != nil {
+			return spx.Transient(fmt.Errorf("staging rows: %w", err))
+		}
+	}
+	o.rows++
+	if o.rows == 1000 {
+		spx.PauseForTest("fetcher.mid_stream")
+	}
+	if c := (contract{r.Contract.Expiration, r.Contract.Strike, r.Contract.Right}); !o.haveLast || c != o.last {
+		o.seen[c] = struct{}{}
+		o.last, o.haveLast = c, true
+	}
 	return nil
+}
+
+// finish sends the last block and returns the SHA-256 of every line.
+func (o *rowsOut) finish() (string, error) {
+	o.out.send(o.blk)
+	o.blk = nil
+	sum, err := o.out.finish()
+	if err != nil {
+		return "", spx.Transient(fmt.Errorf("staging rows: %w", err))
+	}
+	return sum, nil
+}
+
+// object is one staging object being written: a rowsOut whose compressed
+// stream goes through an io.Pipe into ObjectStore.Put.
+type object struct {
+	*rowsOut
+	key    spx.JobKey
+	store  jetstream.ObjectStore
+	job    context.Context // the caller's, ended by commit and abort
+	ctx    context.Context // ends when the caller's does, or the object fails
+	cancel context.CancelFunc
+	pw     *io.PipeWriter
+	put    chan error
+}
+
+// openObject starts the Put of key's staging object (replacing any).
+func openObject(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey) (*object, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	out, err := newRowsOut(ctx, pw)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	o := &object{rowsOut: out, key: key, store: store, job: ctx, ctx: out.out.ctx, cancel: cancel, pw: pw, put: make(chan error, 1)}
+	go func() {
+		meta := jetstream.ObjectMeta{Name: key.ObjectName(), Opts: &jetstream.ObjectMetaOptions{ChunkSize: 512 << 10}}
+		_, err := store.Put(ctx, meta, pr)
+		if err != nil {
+			pr.CloseWithError(err) // unblock the compressor
+		}
+		o.put <- err
+	}()
+	return o, nil
+}
+
+// abort gives the object up after err: no object, or a partial one the
+// caller deletes. It returns the error to report: err, unless staging
+// failed because the object store did.
+func (o *object) abort(err error) error {
+	defer o.cancel()
+	o.out.abort()
+	o.pw.CloseWithError(err)
+	putErr := <-o.put
+	if cerr := o.out.compressErr(); cerr != nil && putErr != nil {
+		return spx.Transient(fmt.Errorf("staging %s in the object store: %w", o.key.ObjectName(), putErr))
+	}
+	return err
+}
+
+// chainResult is a committed object of a chain fetch.
+type chainResult struct {
+	exp spx.Date
+	staged
+}
+
+// commit finishes the object and records its metadata; info is the
+// response it came from.
+func (o *object) commit(info spx.StreamInfo) (chainResult, error) {
+	defer o.cancel()
+	res := chainResult{exp: o.key.Expiration, staged: staged{rows: o.rows, contracts: int64(len(o.seen)), url: info.URL, latency: info.Latency}}
+	sum, err := o.finish()
+	o.pw.CloseWithError(err)
+	putErr := <-o.put
+	if err != nil {
+		return res, err
+	}
+	if putErr != nil {
+		return res, spx.Transient(fmt.Errorf("staging %s in the object store: %w", o.key.ObjectName(), putErr))
+	}
+	res.sha = sum
+	meta := jetstream.ObjectMeta{Name: o.key.ObjectName(), Metadata: map[string]string{
+		"rows":       strconv.FormatInt(res.rows, 10),
+		"contracts":  strconv.FormatInt(res.contracts, 10),
+		"sha256":     res.sha,
+		"source_url": res.url,
+		"latency_ms": strconv.FormatInt(res.latency.Milliseconds(), 10),
+		// The lines are spx.AppendStaged's arrays; these name their values.
+		"format":  "ndjson-array",
+		"columns": strings.Join(spx.StagedColumns(o.key.Dataset), ","),
+	}}
+	// A deadline of its own: the job's context has none while InProgress
+	// keeps the job alive, so a call stuck on a lost NATS node would stall it.
+	mctx, cancel := context.WithTimeout(o.job, 30*time.Second)
+	defer cancel()
+	if err := o.store.UpdateMeta(mctx, o.key.ObjectName(), meta); err != nil {
+		if derr := o.store.Delete(context.WithoutCancel(o.job), o.key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+			slog.Debug("deleting a staged object without metadata failed; its TTL removes it", "object", o.key.ObjectName(), "err", derr)
+		}
+		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", o.key.ObjectName(), err))
+	}
+	return res, nil
 }

@@ -63,11 +63,18 @@ func BenchmarkProduce(b *testing.B) {
 	b.ReportAllocs()
 	var rows int64
 	for b.Loop() {
-		var res staged
-		if err := s.produce(ctx, io.Discard, key, time.Minute, []byte{0}, &res); err != nil {
+		out, err := newRowsOut(ctx, io.Discard)
+		if err != nil {
 			b.Fatal(err)
 		}
-		rows += res.rows
+		var info spx.StreamInfo
+		if err := s.produce(ctx, out, key, time.Minute, []byte{0}, &info); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := out.finish(); err != nil {
+			b.Fatal(err)
+		}
+		rows += out.rows
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }

@@ -166,7 +166,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			return nil, errors.New("the coordinator needs the status database")
 		}
 		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{Store: arc}, coordinator.Config{
-			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate,
+			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate, PerExpiration: !cfg.ChainRequests,
 			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase, Terminal: terminal,
 			Follow: coordinator.FollowConfig{Enabled: o.Follow, From: cfg.FollowFrom, Delay: cfg.FollowDelay, Recheck: cfg.FollowRecheck, Clock: o.Clock},
 		})

@@ -19,7 +19,9 @@ type StageDepth struct {
 }
 
 // Depth reports pending, in-flight, redelivered and dead counts for the fetch
-// and write stages.
+// and write stages. They count messages: a chain fetch (PublishChain), which
+// carries several jobs, counts once in the fetch stage; per-job counts are
+// in the status store.
 func Depth(ctx context.Context, js jetstream.JetStream) ([]StageDepth, error) {
 	dead := map[string]uint64{}
 	if s, err := js.Stream(ctx, StreamDLQ); err == nil {

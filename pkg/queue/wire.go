@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,7 +32,11 @@ func EventSubject(key spx.JobKey) string {
 
 // KeyToProto converts a job key to its wire form.
 func KeyToProto(k spx.JobKey) *spxv1.JobKey {
-	return &spxv1.JobKey{Dataset: string(k.Dataset), Root: k.Root, Date: int32(k.Date.Int()), Expiration: int32(k.Expiration.Int())}
+	p := &spxv1.JobKey{Dataset: string(k.Dataset), Root: k.Root, Date: int32(k.Date.Int())}
+	if !k.Chain() {
+		p.Expiration = int32(k.Expiration.Int())
+	}
+	return p
 }
 
 // KeyFromProto converts and checks a wire job key.
@@ -98,6 +104,66 @@ func PublishFetchDup(ctx context.Context, js jetstream.JetStream, key spx.JobKey
 	return publish(ctx, js, key.FetchSubject(), MsgID(key, generation), job)
 }
 
+// PublishFetchNewest queues a fetch job of generation, replacing a message
+// of an older generation that waits on the job's subject (see
+// publishNewest); one of this generation or newer is left alone.
+func PublishFetchNewest(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) error {
+	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	return publishNewest(ctx, js, StreamFetch, key.FetchSubject(), MsgID(key, generation), job, generation, func(data []byte) (int, error) {
+		j, _, err := DecodeFetchJob(data)
+		return int(j.GetGeneration()), err
+	})
+}
+
+// PublishWriteNewest queues a write job, replacing a write of an older
+// generation that waits on the job's subject (whose writer's outcome,
+// ignored as stale, would leave this generation unwritten); one of this
+// generation or newer is left alone.
+func PublishWriteNewest(ctx context.Context, js jetstream.JetStream, job *spxv1.WriteJob) error {
+	key, err := KeyFromProto(job.GetKey())
+	if err != nil {
+		return err
+	}
+	gen := int(job.GetGeneration())
+	return publishNewest(ctx, js, StreamWrite, key.WriteSubject(), MsgID(key, gen), job, gen, func(data []byte) (int, error) {
+		j, _, err := DecodeWriteJob(data)
+		return int(j.GetGeneration()), err
+	})
+}
+
+// publishNewest publishes m (of generation gen) on a job subject of
+// stream. When the subject already holds a message, that message is kept
+// if genOf says it is of gen or newer, and otherwise deleted by its
+// sequence (so a newer one published meanwhile is never the one removed)
+// and the publish tried again; a subject emptied meanwhile (the message
+// consumed) is published to again.
+func publishNewest(ctx context.Context, js jetstream.JetStream, stream, subject, id string, m proto.Message, gen int, genOf func([]byte) (int, error)) error {
+	for range 5 {
+		_, err := publish(ctx, js, subject, id, m)
+		if !errors.Is(err, ErrAlreadyQueued) {
+			return err
+		}
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return fmt.Errorf("opening stream %s: %w", stream, err)
+		}
+		raw, ok, err := lastMsg(ctx, s, subject)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if g, err := genOf(raw.Data); err == nil && g >= gen {
+			return nil
+		}
+		if err := s.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("removing an older message of %s: %w", subject, err)
+		}
+	}
+	return fmt.Errorf("publishing %s: %w (it kept holding another message)", subject, ErrAlreadyQueued)
+}
+
 // PublishWrite queues a write job.
 func PublishWrite(ctx context.Context, js jetstream.JetStream, job *spxv1.WriteJob) error {
 	key, err := KeyFromProto(job.GetKey())
@@ -127,14 +193,73 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ev *spxv1.Event) 
 	return nil
 }
 
-// DecodeFetchJob decodes a SPX_FETCH message.
+// DecodeFetchJob decodes a SPX_FETCH message. A chain fetch's key has no
+// expiration (spx.JobKey.Chain); ChainJobs lists its jobs.
 func DecodeFetchJob(data []byte) (*spxv1.FetchJob, spx.JobKey, error) {
 	var job spxv1.FetchJob
 	if err := proto.Unmarshal(data, &job); err != nil {
 		return nil, spx.JobKey{}, fmt.Errorf("decoding fetch job: %w", err)
 	}
+	if len(job.GetChain()) > 0 {
+		p := job.GetKey()
+		if p == nil || p.GetExpiration() != 0 {
+			return &job, spx.JobKey{}, errors.New("chain fetch job with an expiration in its key")
+		}
+		key, err := KeyFromProto(&spxv1.JobKey{Dataset: p.GetDataset(), Root: p.GetRoot(), Date: p.GetDate(), Expiration: p.GetDate()})
+		return &job, key.ChainKey(), err
+	}
 	key, err := KeyFromProto(job.GetKey())
 	return &job, key, err
+}
+
+// ChainJob is one job of a chain fetch, with its generation.
+type ChainJob struct {
+	Key        spx.JobKey
+	Generation int
+}
+
+// ChainJobs lists the jobs a fetch message carries: its own job, or each
+// entry of a chain fetch (chain is DecodeFetchJob's key).
+func ChainJobs(job *spxv1.FetchJob, chain spx.JobKey) ([]ChainJob, error) {
+	if !chain.Chain() {
+		return []ChainJob{{Key: chain, Generation: int(job.GetGeneration())}}, nil
+	}
+	out := make([]ChainJob, 0, len(job.GetChain()))
+	for _, e := range job.GetChain() {
+		exp, err := spx.DateFromInt(int(e.GetExpiration()))
+		if err != nil {
+			return nil, fmt.Errorf("chain fetch %s: entry expiration: %w", chain, err)
+		}
+		k := chain
+		k.Expiration = exp
+		out = append(out, ChainJob{Key: k, Generation: int(e.GetGeneration())})
+	}
+	return out, nil
+}
+
+// PublishChain queues one chain fetch for jobs, which must share dataset,
+// root and date (one expiration=* request stages them all). Its message ID
+// names the jobs and generations, so the same chain published twice is
+// dropped as a duplicate (the result says so, as PublishFetchDup's does),
+// and a chain of other jobs or generations is not. A chain subject that
+// already holds a message refuses it with ErrAlreadyQueued: the caller
+// queues each job not in that message on its own.
+func PublishChain(ctx context.Context, js jetstream.JetStream, jobs []ChainJob, interval time.Duration) (duplicate bool, err error) {
+	if len(jobs) == 0 {
+		return false, errors.New("a chain fetch needs at least one job")
+	}
+	chain := jobs[0].Key.ChainKey()
+	job := &spxv1.FetchJob{Key: KeyToProto(chain), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	h := sha256.New()
+	for _, j := range jobs {
+		if j.Key.ChainKey() != chain || j.Key.Chain() {
+			return false, fmt.Errorf("job %s does not belong in chain fetch %s", j.Key, chain)
+		}
+		job.Chain = append(job.Chain, &spxv1.ChainEntry{Expiration: int32(j.Key.Expiration.Int()), Generation: int32(j.Generation)})
+		fmt.Fprintf(h, "%d:%d,", j.Key.Expiration.Int(), j.Generation)
+	}
+	id := chain.String() + "." + hex.EncodeToString(h.Sum(nil)[:8])
+	return publish(ctx, js, chain.FetchSubject(), id, job)
 }
 
 // DecodeWriteJob decodes a SPX_WRITE message.

@@ -156,6 +156,11 @@ func (d Dataset) V3Path() string {
 // V2Path is the dataset's v2 bulk history endpoint below /v2.
 func (d Dataset) V2Path() string { return "/bulk_hist/option/" + string(d) }
 
+// AllExpirations reports whether the dataset's history endpoint takes
+// expiration=* (v2 exp=0), a whole day's chain in one request: quote, eod
+// and open_interest in ThetaData's v3 spec, not greeks or ohlc.
+func (d Dataset) AllExpirations() bool { return d == Quote || d == EOD || d == OpenInterest }
+
 // Intraday reports whether the dataset takes an interval (greeks, quote,
 // ohlc). eod and open_interest have one row per contract per day.
 func (d Dataset) Intraday() bool { return d == Greeks || d == Quote || d == OHLC }

@@ -20,7 +20,22 @@ type JobKey struct {
 }
 
 func (k JobKey) String() string {
+	if k.Chain() {
+		return string(k.Dataset) + "." + k.Root + "." + k.Date.Compact() + ".*"
+	}
 	return string(k.Dataset) + "." + k.Root + "." + k.Date.Compact() + "." + k.Expiration.Compact()
+}
+
+// Chain reports whether k is a chain fetch's key: (dataset, root, date)
+// with no expiration, every planned expiration of the day in one
+// expiration=* request (String ends in ".*", subjects in ".all"). Jobs,
+// files and status are never keyed so; only a fetch message is.
+func (k JobKey) Chain() bool { return k.Expiration.IsZero() }
+
+// ChainKey is the key of the chain fetch that may carry k's job.
+func (k JobKey) ChainKey() JobKey {
+	k.Expiration = 0
+	return k
 }
 
 // ParseJobKey parses the string form of a JobKey.
@@ -54,6 +69,9 @@ func (k JobKey) FetchSubject() string { return "spx.fetch." + k.subjectTail() }
 func (k JobKey) WriteSubject() string { return "spx.write." + k.subjectTail() }
 
 func (k JobKey) subjectTail() string {
+	if k.Chain() {
+		return string(k.Dataset) + "." + k.Root + "." + k.Date.Compact() + ".all"
+	}
 	return string(k.Dataset) + "." + k.Root + "." + k.Date.Compact() + "." + k.Expiration.Compact()
 }
 

@@ -80,7 +80,7 @@ type Faults struct {
 type Stats struct {
 	Requests        map[string]map[string]int64 `json:"requests"`          // endpoint path → status → count
 	RowsServedTotal int64                       `json:"rows_served_total"` // history rows sent, partial bodies included
-	RowsServed      map[string]int64            `json:"rows_served"`       // job key → rows of the last complete response (all pages); one-date, one-expiration requests only
+	RowsServed      map[string]int64            `json:"rows_served"`       // job key → rows of the last complete response (all pages) of one date: one expiration, or each of an expiration=* request
 	Completed       map[string]int64            `json:"completed"`         // job key → complete responses served (one-date, one-expiration requests only)
 	MaxConcurrent   int                         `json:"max_concurrent"`    // most history/list requests served at once
 	InFlight        int                         `json:"in_flight"`
@@ -211,14 +211,26 @@ func (s *Sim) addRows(n int64) {
 	s.mu.Unlock()
 }
 
-func (s *Sim) completed(key string, rows int64) {
-	if key == "" {
+// completed records a complete response of rows to r (segs: its
+// segments). A one-date request of one expiration counts for that job; a
+// one-date expiration=* request counts for each expiration's job (the
+// rows of its segment), as if each had been asked for on its own.
+func (s *Sim) completed(r *histReq, segs []*segment, rows int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key := r.jobKey(); key != "" {
+		s.stats.RowsServed[key] = rows
+		s.stats.Completed[key]++
 		return
 	}
-	s.mu.Lock()
-	s.stats.RowsServed[key] = rows
-	s.stats.Completed[key]++
-	s.mu.Unlock()
+	if !r.allExp || r.from != r.to {
+		return
+	}
+	for _, g := range segs {
+		key := spx.JobKey{Dataset: r.ds, Root: r.root, Date: g.date, Expiration: g.exp}.String()
+		s.stats.RowsServed[key] = g.rows()
+		s.stats.Completed[key]++
+	}
 }
 
 func (s *Sim) roll() float64 {

@@ -362,7 +362,7 @@ func (s *Sim) v2Serve(w http.ResponseWriter, r *http.Request, p *page, segs []*s
 		res = s.stream(w, r, g, format, limit, head, "application/json")
 	}
 	if res.complete && next == "null" {
-		s.completed(p.req.jobKey(), p.rowsSoFar+res.rows)
+		s.completed(p.req, segs, p.rowsSoFar+res.rows)
 	}
 }
 

@@ -410,7 +410,7 @@ func parseV3History(q url.Values, ds spx.Dataset) (*histReq, rowFormat, *termErr
 	case "":
 		return nil, 0, errf(473, "missing expiration: add expiration=YYYYMMDD")
 	case "*":
-		if ds == spx.Greeks || ds == spx.OHLC {
+		if !ds.AllExpirations() {
 			return nil, 0, errf(473, "expiration=* is not allowed on this endpoint: request one expiration at a time")
 		}
 		req.allExp = true
@@ -519,7 +519,7 @@ func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 		res = s.stream(w, r, newGen(ds, segs), format, total, head, ct)
 	}
 	if res.complete {
-		s.completed(req.jobKey(), res.rows)
+		s.completed(req, segs, res.rows)
 	}
 	return nil
 }

@@ -109,8 +109,56 @@ func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]C
 			ch.Differences = append(ch.Differences, fmt.Sprintf("a Saturday (%s) did not answer 472 NO_DATA: %v", sat, err))
 		}
 		add(ch)
+		if ds.AllExpirations() {
+			add(c.chainCheck(ctx, ds, root, date, exp, n))
+		}
 	}
 	return out, nil
+}
+
+// chainCheck asks ds for every expiration of date at once (expiration=*,
+// what the planner sends for quote, eod and open_interest) and checks what
+// the fetcher relies on: spx reads it, each expiration's rows come
+// together, and exp's rows are the perExp rows its own request answered.
+// A difference here is not fatal to an archive (the fetcher falls back to
+// one request per expiration) but costs a request per day and root, and
+// thetadata.chain_requests false avoids it.
+func (c *Client) chainCheck(ctx context.Context, ds spx.Dataset, root string, date, exp spx.Date, perExp int) Check {
+	req := spx.HistoryRequest{Dataset: ds, Root: root, Date: date, AllExpirations: true, Interval: time.Hour, Right: 'C'}
+	ch := Check{Endpoint: ds.V3Path() + " expiration=*", URL: c.historyPath(req)}
+	if c.gen == "v2" {
+		ch.Endpoint = "/v2" + ds.V2Path() + " exp=0"
+	}
+	s, err := c.History(ctx, req)
+	if err != nil {
+		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error()+" (set thetadata.chain_requests false)")
+		return ch
+	}
+	defer s.Close()
+	perExpiration := map[spx.Date]int{}
+	var last spx.Date
+	apart := false
+	for s.Next() {
+		e := s.Row().Contract.Expiration
+		if _, seen := perExpiration[e]; seen && e != last {
+			apart = true
+		}
+		perExpiration[e]++
+		last = e
+		ch.Rows++
+	}
+	if err := s.Err(); err != nil {
+		ch.Differences = append(ch.Differences, "spx could not read it: "+err.Error()+" (set thetadata.chain_requests false)")
+		return ch
+	}
+	if apart {
+		ch.Differences = append(ch.Differences, "the rows of one expiration do not come together: every chain fetch would be split into one request per expiration (set thetadata.chain_requests false)")
+	}
+	if got := perExpiration[exp]; got != perExp {
+		ch.Differences = append(ch.Differences, fmt.Sprintf("%d rows of expiration %s, its own request answered %d", got, exp, perExp))
+	}
+	ch.Notes = append(ch.Notes, fmt.Sprintf("%d expirations in one answer", len(perExpiration)))
+	return ch
 }
 
 // latestTradeDate is the latest trade date, not after today, of the

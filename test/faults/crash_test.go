@@ -32,7 +32,30 @@ var pauseRe = regexp.MustCompile(`spx-test-pause: (\S+) pid=(\d+)`)
 // Scenario 1: kill -9 of a fetcher in the middle of a streaming download;
 // another fetcher finishes the job after AckWait.
 func TestKillFetcherMidStream(t *testing.T) {
-	c := newCluster(t, clusterOptions{})
+	jobs, h := killFetcherMidStream(t, nil)
+	if h["200"] <= int64(len(jobs)) {
+		t.Errorf("history 200s %v for %d jobs: the killed download was not redone", h, len(jobs))
+	}
+}
+
+// Scenario 1b: kill -9 of a fetcher in the middle of a chain fetch (one
+// expiration=* request staging several jobs): the chain is redelivered
+// after AckWait and another fetcher stages every job of it, each file
+// equal to what the simulator served for its expiration.
+func TestKillFetcherMidChain(t *testing.T) {
+	jobs, h := killFetcherMidStream(t, []string{"SPX_PROCESSING_DATASETS=quote"})
+	// One request per root and day, and the killed one again.
+	if h["200"] >= int64(len(jobs)) || h["200"] < 2 {
+		t.Errorf("history 200s %v for %d jobs: want fewer requests than jobs (chains), and the killed one redone", h, len(jobs))
+	}
+}
+
+// killFetcherMidStream processes one day with a fetcher that is killed
+// after 1000 rows of a download, then starts another; every job must end
+// written. It returns the jobs and the history answers by status.
+func killFetcherMidStream(t *testing.T, env []string) ([]spx.JobRecord, map[string]int64) {
+	t.Helper()
+	c := newCluster(t, clusterOptions{env: env})
 	coord := c.coordinator()
 	c.writer(1)
 	victim := c.fetcher(1, "SPX_TEST_PAUSE=fetcher.mid_stream")
@@ -59,9 +82,7 @@ func TestKillFetcherMidStream(t *testing.T) {
 			t.Errorf("%s: %s", j.Key, j.Outcome)
 		}
 	}
-	if h := c.stats().historyRequests(); h["200"] <= int64(len(jobs)) {
-		t.Errorf("history 200s %v for %d jobs: the killed download was not redone", h, len(jobs))
-	}
+	return jobs, c.stats().historyRequests()
 }
 
 // Scenario 2: kill -9 of a writer between writing and renaming, and between

@@ -26,6 +26,11 @@ func TestTerminalFaults(t *testing.T) {
 	}{
 		{name: "codes-and-bodies", simArgs: []string{"--fault-rate", "429=0.05,470=0.05,474=0.05,477=0.05,500=0.05,571=0.05,572=0.05",
 			"--reset-rate", "0.15", "--truncate-rate", "0.15"}, fetch: 4},
+		// Chain fetches (quote and eod take expiration=*): a chain hit
+		// by a fault is split into one job per expiration; every file
+		// still equals what the simulator served for its expiration.
+		{name: "chain-codes-and-bodies", simArgs: []string{"--fault-rate", "429=0.05,474=0.05,500=0.05,572=0.05",
+			"--reset-rate", "0.1", "--truncate-rate", "0.1"}, env: []string{"SPX_PROCESSING_DATASETS=quote,eod"}, fetch: 4},
 		// The v2 protocol: answers paged by 2000 rows, 20 % of page
 		// continuations expired (477: restart from page 1), codes and cut
 		// bodies on top.

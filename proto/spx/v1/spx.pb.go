@@ -162,13 +162,18 @@ func (x *JobKey) GetExpiration() int32 {
 	return 0
 }
 
-// FetchJob asks a fetcher to stage one job's rows.
+// FetchJob asks a fetcher to stage one job's rows, or, with chain set, the
+// rows of several jobs of one (dataset, root, date) in one expiration=*
+// request (key.expiration is then 0 and generation unused): the fetcher
+// stages one object, write job and event per chain entry, as it would for
+// that entry's own job.
 type FetchJob struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           *JobKey                `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Generation    int32                  `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
 	IntervalMs    int64                  `protobuf:"varint,3,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"` // intraday datasets; 0 = default 1m
 	QueuedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=queued_at,json=queuedAt,proto3" json:"queued_at,omitempty"`
+	Chain         []*ChainEntry          `protobuf:"bytes,5,rep,name=chain,proto3" json:"chain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +236,66 @@ func (x *FetchJob) GetQueuedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *FetchJob) GetChain() []*ChainEntry {
+	if x != nil {
+		return x.Chain
+	}
+	return nil
+}
+
+// ChainEntry is one job of a chain fetch: its expiration and generation.
+type ChainEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Expiration    int32                  `protobuf:"varint,1,opt,name=expiration,proto3" json:"expiration,omitempty"` // YYYYMMDD
+	Generation    int32                  `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChainEntry) Reset() {
+	*x = ChainEntry{}
+	mi := &file_spx_v1_spx_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChainEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChainEntry) ProtoMessage() {}
+
+func (x *ChainEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_spx_v1_spx_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChainEntry.ProtoReflect.Descriptor instead.
+func (*ChainEntry) Descriptor() ([]byte, []int) {
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ChainEntry) GetExpiration() int32 {
+	if x != nil {
+		return x.Expiration
+	}
+	return 0
+}
+
+func (x *ChainEntry) GetGeneration() int32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 // WriteJob asks a writer to turn one staged object into Parquet.
 type WriteJob struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -249,7 +314,7 @@ type WriteJob struct {
 
 func (x *WriteJob) Reset() {
 	*x = WriteJob{}
-	mi := &file_spx_v1_spx_proto_msgTypes[2]
+	mi := &file_spx_v1_spx_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +326,7 @@ func (x *WriteJob) String() string {
 func (*WriteJob) ProtoMessage() {}
 
 func (x *WriteJob) ProtoReflect() protoreflect.Message {
-	mi := &file_spx_v1_spx_proto_msgTypes[2]
+	mi := &file_spx_v1_spx_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +339,7 @@ func (x *WriteJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteJob.ProtoReflect.Descriptor instead.
 func (*WriteJob) Descriptor() ([]byte, []int) {
-	return file_spx_v1_spx_proto_rawDescGZIP(), []int{2}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WriteJob) GetKey() *JobKey {
@@ -368,7 +433,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_spx_v1_spx_proto_msgTypes[3]
+	mi := &file_spx_v1_spx_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +445,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_spx_v1_spx_proto_msgTypes[3]
+	mi := &file_spx_v1_spx_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +458,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_spx_v1_spx_proto_rawDescGZIP(), []int{3}
+	return file_spx_v1_spx_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Event) GetKind() EventKind {
@@ -540,7 +605,7 @@ const file_spx_v1_spx_proto_rawDesc = "" +
 	"\x04date\x18\x03 \x01(\x05R\x04date\x12\x1e\n" +
 	"\n" +
 	"expiration\x18\x04 \x01(\x05R\n" +
-	"expiration\"\xa6\x01\n" +
+	"expiration\"\xd0\x01\n" +
 	"\bFetchJob\x12 \n" +
 	"\x03key\x18\x01 \x01(\v2\x0e.spx.v1.JobKeyR\x03key\x12\x1e\n" +
 	"\n" +
@@ -548,7 +613,16 @@ const file_spx_v1_spx_proto_rawDesc = "" +
 	"generation\x12\x1f\n" +
 	"\vinterval_ms\x18\x03 \x01(\x03R\n" +
 	"intervalMs\x127\n" +
-	"\tqueued_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bqueuedAt\"\xb4\x02\n" +
+	"\tqueued_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bqueuedAt\x12(\n" +
+	"\x05chain\x18\x05 \x03(\v2\x12.spx.v1.ChainEntryR\x05chain\"L\n" +
+	"\n" +
+	"ChainEntry\x12\x1e\n" +
+	"\n" +
+	"expiration\x18\x01 \x01(\x05R\n" +
+	"expiration\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x05R\n" +
+	"generation\"\xb4\x02\n" +
 	"\bWriteJob\x12 \n" +
 	"\x03key\x18\x01 \x01(\v2\x0e.spx.v1.JobKeyR\x03key\x12\x1e\n" +
 	"\n" +
@@ -615,29 +689,31 @@ func file_spx_v1_spx_proto_rawDescGZIP() []byte {
 }
 
 var file_spx_v1_spx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_spx_v1_spx_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_spx_v1_spx_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_spx_v1_spx_proto_goTypes = []any{
 	(EventKind)(0),                // 0: spx.v1.EventKind
 	(*JobKey)(nil),                // 1: spx.v1.JobKey
 	(*FetchJob)(nil),              // 2: spx.v1.FetchJob
-	(*WriteJob)(nil),              // 3: spx.v1.WriteJob
-	(*Event)(nil),                 // 4: spx.v1.Event
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*ChainEntry)(nil),            // 3: spx.v1.ChainEntry
+	(*WriteJob)(nil),              // 4: spx.v1.WriteJob
+	(*Event)(nil),                 // 5: spx.v1.Event
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_spx_v1_spx_proto_depIdxs = []int32{
 	1, // 0: spx.v1.FetchJob.key:type_name -> spx.v1.JobKey
-	5, // 1: spx.v1.FetchJob.queued_at:type_name -> google.protobuf.Timestamp
-	1, // 2: spx.v1.WriteJob.key:type_name -> spx.v1.JobKey
-	5, // 3: spx.v1.WriteJob.fetched_at:type_name -> google.protobuf.Timestamp
-	0, // 4: spx.v1.Event.kind:type_name -> spx.v1.EventKind
-	1, // 5: spx.v1.Event.key:type_name -> spx.v1.JobKey
-	5, // 6: spx.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5, // 7: spx.v1.Event.fetched_at:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	6, // 1: spx.v1.FetchJob.queued_at:type_name -> google.protobuf.Timestamp
+	3, // 2: spx.v1.FetchJob.chain:type_name -> spx.v1.ChainEntry
+	1, // 3: spx.v1.WriteJob.key:type_name -> spx.v1.JobKey
+	6, // 4: spx.v1.WriteJob.fetched_at:type_name -> google.protobuf.Timestamp
+	0, // 5: spx.v1.Event.kind:type_name -> spx.v1.EventKind
+	1, // 6: spx.v1.Event.key:type_name -> spx.v1.JobKey
+	6, // 7: spx.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6, // 8: spx.v1.Event.fetched_at:type_name -> google.protobuf.Timestamp
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_spx_v1_spx_proto_init() }
@@ -651,7 +727,7 @@ func file_spx_v1_spx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_spx_v1_spx_proto_rawDesc), len(file_spx_v1_spx_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
