@@ -316,7 +316,13 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	// strength of an expiration=* answer.
 	var split []queue.ChainJob
 	var rows int64
-	if err != nil {
+	switch {
+	case spx.ClassOf(err) == spx.ClassPermanent:
+		log.Warn("the terminal refused an expiration=* request; queueing its jobs one expiration each "+
+			"(if every chain fails so, set thetadata.chain_requests false to save a request per day and root)",
+			"jobs", len(jobs), "err", err)
+		split = jobs
+	case err != nil:
 		log.Warn("chain fetch failed; queueing its jobs one expiration each", "jobs", len(jobs), "class", spx.ClassOf(err), "err", err)
 		split = jobs
 	}
