@@ -24,11 +24,12 @@ import (
 // expirations in that order (or chainErr), and a one-expiration request
 // with that expiration's rows: 5 rows a side, calls and puts.
 type chainSource struct {
-	mu       sync.Mutex
-	chain    []spx.Date
-	chainErr error
-	noData   map[spx.Date]bool // one-expiration requests that answer NO_DATA
-	calls    []spx.HistoryRequest
+	mu        sync.Mutex
+	chain     []spx.Date
+	chainErr  error
+	failFirst int               // chain requests that fail transiently first
+	noData    map[spx.Date]bool // one-expiration requests that answer NO_DATA
+	calls     []spx.HistoryRequest
 }
 
 func chainRows(req spx.HistoryRequest, exp spx.Date) []spx.Row {
@@ -58,6 +59,10 @@ func (c *chainSource) History(_ context.Context, req spx.HistoryRequest) (spx.Ro
 	if c.chainErr != nil {
 		return nil, c.chainErr
 	}
+	if c.failFirst > 0 {
+		c.failFirst--
+		return nil, spx.Transient(errors.New("474 DISCONNECTED"))
+	}
 	var rows []spx.Row
 	for _, e := range c.chain {
 		rows = append(rows, chainRows(req, e)...)
@@ -82,6 +87,13 @@ func (c *chainSource) requests() (chain, perExp int) {
 // every job has a final event, and returns those events by expiration.
 func runChain(t *testing.T, src *chainSource, jobs []queue.ChainJob) (map[spx.Date]*spxv1.Event, jetstream.JetStream) {
 	t.Helper()
+	return runChainWith(t, src, jobs, len(jobs), nil)
+}
+
+// runChainWith is runChain that waits for final events of n jobs and calls
+// before (if set) once the topology exists, before the chain is published.
+func runChainWith(t *testing.T, src *chainSource, jobs []queue.ChainJob, n int, before func(jetstream.JetStream)) (map[spx.Date]*spxv1.Event, jetstream.JetStream) {
+	t.Helper()
 	_, nc, js := queuetest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -102,15 +114,18 @@ func runChain(t *testing.T, src *chainSource, jobs []queue.ChainJob) (map[spx.Da
 			t.Error(err)
 		}
 	})
+	if before != nil {
+		before(js)
+	}
 	if _, err := queue.PublishChain(ctx, js, jobs, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	final := map[spx.Date]*spxv1.Event{}
 	deadline := time.Now().Add(20 * time.Second)
-	for len(final) < len(jobs) {
+	for len(final) < n {
 		m, err := sub.NextMsg(time.Until(deadline))
 		if err != nil {
-			t.Fatalf("waiting for events: %v (have %d of %d)", err, len(final), len(jobs))
+			t.Fatalf("waiting for events: %v (have %d of %d)", err, len(final), n)
 		}
 		ev, key, err := queue.DecodeEvent(m.Data)
 		if err != nil {
@@ -249,5 +264,33 @@ func TestChainFetchNoData(t *testing.T) {
 	checkStaged(t, js, jobs[1].Key, 1, final[exp(3)])
 	if chain, perExp := src.requests(); chain != 1 || perExp != 2 {
 		t.Errorf("terminal requests: %d chain, %d per expiration; want 1 and 2", chain, perExp)
+	}
+}
+
+// A redelivered chain does not stage again a job an earlier delivery had
+// handed on (its write waits and a writer may be reading its object): it
+// stages only the others.
+func TestChainRedeliverySkipsHandedOnJobs(t *testing.T) {
+	day := spx.NewDate(2024, 1, 2)
+	exp := func(d int) spx.Date { return spx.NewDate(2024, 1, d) }
+	// Delivery 1 fails (both in-process tries); delivery 2 stages.
+	src := &chainSource{chain: []spx.Date{exp(2), exp(3)}, failFirst: 2}
+	jobs := chainJobs(day, map[int]int{2: 1, 3: 1})
+	handedOn := &spxv1.WriteJob{Key: queue.KeyToProto(jobs[0].Key), Generation: 1, Object: "earlier-delivery"}
+	final, js := runChainWith(t, src, jobs, 1, func(js jetstream.JetStream) {
+		if err := queue.PublishWrite(context.Background(), js, handedOn); err != nil {
+			t.Fatal(err)
+		}
+	})
+	checkStaged(t, js, jobs[1].Key, 1, final[exp(3)])
+	if ev := final[exp(2)]; ev != nil {
+		t.Errorf("%s: final event %v from the redelivery, want none (handed on before)", jobs[0].Key, ev.GetKind())
+	}
+	store, _ := js.ObjectStore(context.Background(), queue.Bucket)
+	if _, err := store.GetInfo(context.Background(), jobs[0].Key.ObjectName()); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("%s: staged again by the redelivery (err %v)", jobs[0].Key, err)
+	}
+	if chain, perExp := src.requests(); chain != 3 || perExp != 0 {
+		t.Errorf("terminal requests: %d chain, %d per expiration; want 3 and 0", chain, perExp)
 	}
 }

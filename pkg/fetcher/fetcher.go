@@ -242,6 +242,22 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	}
 }
 
+// notHandedOn drops the jobs whose write of their generation (or newer)
+// already waits. A job whose write cannot be looked up stays (staging it
+// again is the old behaviour, not a loss).
+func (s *Service) notHandedOn(ctx context.Context, jobs []queue.ChainJob, log *slog.Logger) []queue.ChainJob {
+	out := jobs[:0:0]
+	for _, j := range jobs {
+		gen, waiting, err := queue.JobMessage(ctx, s.js, queue.StreamWrite, j.Key)
+		if err == nil && waiting && gen >= j.Generation {
+			log.Info("chain job already handed on by an earlier delivery; not staged again", "job", j.Key.String())
+			continue
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
 // publishWrite hands a staged job on to the writers. A write of the job
 // already waiting reads the object just replaced, unless it is of an older
 // generation: that one is replaced (queue.PublishWriteNewest).
@@ -270,6 +286,18 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	ev := func(kind spxv1.EventKind, j queue.ChainJob) *spxv1.Event {
 		return &spxv1.Event{Kind: kind, Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Worker: worker, Host: s.host,
 			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
+	}
+	if delivery > 1 {
+		// An earlier delivery may have handed some jobs on before it was
+		// cut short: their objects are being read by writers and must not
+		// be staged again under them.
+		jobs = s.notHandedOn(ctx, jobs, log)
+		if len(jobs) == 0 {
+			if err := msg.Ack(); err != nil {
+				log.Warn("acking a chain fetch failed; it may be fetched again", "err", err)
+			}
+			return
+		}
 	}
 	want := make(map[spx.Date]bool, len(jobs))
 	for _, j := range jobs {
