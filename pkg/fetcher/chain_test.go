@@ -294,3 +294,46 @@ func TestChainRedeliverySkipsHandedOnJobs(t *testing.T) {
 		t.Errorf("terminal requests: %d chain, %d per expiration; want 3 and 0", chain, perExp)
 	}
 }
+
+// The same for a job of its own: redelivered after its write was queued
+// (an ack lost), it is acked without a request and without staging again.
+func TestRedeliveryOfAHandedOnJob(t *testing.T) {
+	_, _, js := queuetest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := queue.Ensure(ctx, js, queue.Topology{FetchAckWait: 5 * time.Second, Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	d := spx.NewDate(2024, 1, 2)
+	key := spx.JobKey{Dataset: spx.Greeks, Root: "SPXW", Date: d, Expiration: d}
+	// Delivery 1 fails in both in-process tries; delivery 2 finds the write.
+	src := &fakeSource{rows: 5, calls: map[spx.Date][]spx.HistoryRequest{},
+		errs: map[spx.Date][]error{d: {spx.Transient(errors.New("429")), spx.Transient(errors.New("429"))}}}
+	// The back-off (1 s) leaves time to queue the write before delivery 2.
+	svc := fetcher.New(js, src, fetcher.Config{Workers: 1, Retries: 1, RetryBase: time.Millisecond,
+		Policy: queue.Policy{Base: time.Second, Max: time.Second}})
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	if err := queue.PublishFetch(ctx, js, key, 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(src.callsFor(d)) == 2 })
+	if err := queue.PublishWrite(ctx, js, &spxv1.WriteJob{Key: queue.KeyToProto(key), Generation: 1, Object: "earlier-delivery"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		subj, err := queue.Subjects(ctx, js, queue.StreamFetch)
+		return err == nil && len(subj) == 0
+	})
+	if n := len(src.callsFor(d)); n != 2 {
+		t.Errorf("%d requests, want 2 (the redelivery asks nothing)", n)
+	}
+	store, _ := js.ObjectStore(ctx, queue.Bucket)
+	if _, err := store.GetInfo(ctx, key.ObjectName()); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("staged again by the redelivery (err %v)", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -172,6 +172,14 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
 			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
 	}
+	if delivery > 1 && len(s.notHandedOn(ctx, []queue.ChainJob{{Key: key, Generation: int(job.GetGeneration())}}, log)) == 0 {
+		// Handed on by an earlier delivery whose ack was lost: a writer
+		// may be reading the object, which must not be staged again.
+		if err := msg.Ack(); err != nil {
+			log.Warn("acking a job already handed on failed", "err", err)
+		}
+		return
+	}
 	queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING))
 
 	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
@@ -243,7 +251,8 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 }
 
 // notHandedOn drops the jobs whose write of their generation (or newer)
-// already waits. A job whose write cannot be looked up stays (staging it
+// already waits (a redelivery after a lost ack, or a chain cut short after
+// handing some jobs on). A job whose write cannot be looked up stays (staging it
 // again is the old behaviour, not a loss).
 func (s *Service) notHandedOn(ctx context.Context, jobs []queue.ChainJob, log *slog.Logger) []queue.ChainJob {
 	out := jobs[:0:0]
