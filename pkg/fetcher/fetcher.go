@@ -168,11 +168,9 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		s.handleChain(ctx, store, worker, msg, job, key, delivery, log)
 		return
 	}
-	ev := func(kind spxv1.EventKind) *spxv1.Event {
-		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
-			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
-	}
-	if delivery > 1 && len(s.notHandedOn(ctx, []queue.ChainJob{{Key: key, Generation: int(job.GetGeneration())}}, log)) == 0 {
+	self := queue.ChainJob{Key: key, Generation: int(job.GetGeneration())}
+	ev := func(kind spxv1.EventKind) *spxv1.Event { return s.event(kind, self, worker, delivery) }
+	if delivery > 1 && len(s.notHandedOn(ctx, []queue.ChainJob{self}, log)) == 0 {
 		// Handed on by an earlier delivery whose ack was lost: a writer
 		// may be reading the object, which must not be staged again.
 		if err := msg.Ack(); err != nil {
@@ -183,10 +181,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING))
 
 	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
-	interval := time.Duration(job.GetIntervalMs()) * time.Millisecond
-	if interval <= 0 {
-		interval = s.cfg.Interval
-	}
+	interval := s.interval(job)
 	started := time.Now()
 	var res staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
@@ -195,17 +190,11 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		return err
 	})
 	if err == nil {
-		wj := &spxv1.WriteJob{Key: job.GetKey(), Generation: job.GetGeneration(), Object: key.ObjectName(), Rows: res.rows,
-			Contracts: res.contracts, NdjsonSha256: res.sha, SourceUrl: res.url, LatencyMs: res.latency.Milliseconds(),
-			FetchedAt: timestamppb.New(started)}
-		err = s.publishWrite(ctx, wj)
+		err = s.publishWrite(ctx, res.writeJob(self, started))
 	}
 	stop()
 	if err == nil {
-		e := ev(spxv1.EventKind_EVENT_KIND_STAGED)
-		e.Rows, e.Contracts, e.Sha256, e.SourceUrl, e.LatencyMs = res.rows, res.contracts, res.sha, res.url, res.latency.Milliseconds()
-		e.FetchedAt = timestamppb.New(started)
-		queue.Report(ctx, s.js, log, e)
+		queue.Report(ctx, s.js, log, res.stagedEvent(ev(spxv1.EventKind_EVENT_KIND_STAGED), started))
 		if err := msg.Ack(); err != nil {
 			log.Warn("acking a staged job failed; it may be fetched again", "err", err)
 		}
@@ -259,7 +248,7 @@ func (s *Service) notHandedOn(ctx context.Context, jobs []queue.ChainJob, log *s
 	for _, j := range jobs {
 		gen, waiting, err := queue.JobMessage(ctx, s.js, queue.StreamWrite, j.Key)
 		if err == nil && waiting && gen >= j.Generation {
-			log.Info("chain job already handed on by an earlier delivery; not staged again", "job", j.Key.String())
+			log.Info("job already handed on to the writers by an earlier delivery; not staged again", "job", j.Key.String())
 			continue
 		}
 		out = append(out, j)
@@ -292,10 +281,7 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		_ = msg.TermWithReason("unreadable chain: " + err.Error())
 		return
 	}
-	ev := func(kind spxv1.EventKind, j queue.ChainJob) *spxv1.Event {
-		return &spxv1.Event{Kind: kind, Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Worker: worker, Host: s.host,
-			Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
-	}
+	ev := func(kind spxv1.EventKind, j queue.ChainJob) *spxv1.Event { return s.event(kind, j, worker, delivery) }
 	if delivery > 1 {
 		// An earlier delivery may have handed some jobs on before it was
 		// cut short: their objects are being read by writers and must not
@@ -315,10 +301,7 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	}
 	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
 	defer stop()
-	interval := time.Duration(job.GetIntervalMs()) * time.Millisecond
-	if interval <= 0 {
-		interval = s.cfg.Interval
-	}
+	interval := s.interval(job)
 	started := time.Now()
 	var res map[spx.Date]staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
@@ -353,6 +336,11 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	// strength of an expiration=* answer.
 	var split []queue.ChainJob
 	var rows int64
+	// Handing on is retried in process: redelivering the chain would
+	// stage again objects whose writes are already queued.
+	retry := func(fn func(ctx context.Context) error) error {
+		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, fn)
+	}
 	switch {
 	case spx.ClassOf(err) == spx.ClassPermanent:
 		log.Warn("the terminal refused an expiration=* request; queueing its jobs one expiration each "+
@@ -362,36 +350,24 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	case err != nil:
 		log.Warn("chain fetch failed; queueing its jobs one expiration each", "jobs", len(jobs), "class", spx.ClassOf(err), "err", err)
 		split = jobs
-	}
-	// Handing on is retried in process: redelivering the chain would
-	// stage again objects whose writes are already queued.
-	retry := func(fn func(ctx context.Context) error) error {
-		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, fn)
-	}
-	for _, j := range jobs {
-		r, ok := res[j.Key.Expiration]
-		if err != nil || !ok {
-			if err == nil {
+	default:
+		for _, j := range jobs {
+			r, ok := res[j.Key.Expiration]
+			if !ok {
 				split = append(split, j)
+				continue
 			}
-			continue
+			if err := retry(func(ctx context.Context) error { return s.publishWrite(ctx, r.writeJob(j, started)) }); err != nil {
+				log.Warn("handing a staged job of the chain to the writers failed; the chain will be fetched again", "job", j.Key.String(), "err", err)
+				queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
+				return
+			}
+			queue.Report(ctx, s.js, log, r.stagedEvent(ev(spxv1.EventKind_EVENT_KIND_STAGED, j), started))
+			rows += r.rows
 		}
-		wj := &spxv1.WriteJob{Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Object: j.Key.ObjectName(), Rows: r.rows,
-			Contracts: r.contracts, NdjsonSha256: r.sha, SourceUrl: r.url, LatencyMs: r.latency.Milliseconds(),
-			FetchedAt: timestamppb.New(started)}
-		if err := retry(func(ctx context.Context) error { return s.publishWrite(ctx, wj) }); err != nil {
-			log.Warn("handing a staged job of the chain to the writers failed; the chain will be fetched again", "job", j.Key.String(), "err", err)
-			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
-			return
+		if len(split) > 0 {
+			log.Info("chain answer lacks planned expirations; queueing each on its own", "missing", len(split))
 		}
-		e := ev(spxv1.EventKind_EVENT_KIND_STAGED, j)
-		e.Rows, e.Contracts, e.Sha256, e.SourceUrl, e.LatencyMs = r.rows, r.contracts, r.sha, r.url, r.latency.Milliseconds()
-		e.FetchedAt = timestamppb.New(started)
-		queue.Report(ctx, s.js, log, e)
-		rows += r.rows
-	}
-	if err == nil && len(split) > 0 {
-		log.Info("chain answer lacks planned expirations; queueing each on its own", "missing", len(split))
 	}
 	for _, j := range split {
 		err := retry(func(ctx context.Context) error {
@@ -420,6 +396,35 @@ type staged struct {
 	rows, contracts int64
 	sha, url        string
 	latency         time.Duration
+}
+
+// writeJob is the write job of j, staged as r from a fetch started then.
+func (r staged) writeJob(j queue.ChainJob, started time.Time) *spxv1.WriteJob {
+	return &spxv1.WriteJob{Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Object: j.Key.ObjectName(), Rows: r.rows,
+		Contracts: r.contracts, NdjsonSha256: r.sha, SourceUrl: r.url, LatencyMs: r.latency.Milliseconds(),
+		FetchedAt: timestamppb.New(started)}
+}
+
+// stagedEvent fills a STAGED event e with r and returns it.
+func (r staged) stagedEvent(e *spxv1.Event, started time.Time) *spxv1.Event {
+	e.Rows, e.Contracts, e.Sha256, e.SourceUrl, e.LatencyMs = r.rows, r.contracts, r.sha, r.url, r.latency.Milliseconds()
+	e.FetchedAt = timestamppb.New(started)
+	return e
+}
+
+// event is an event of j from this fetcher's worker, at delivery.
+func (s *Service) event(kind spxv1.EventKind, j queue.ChainJob, worker string, delivery uint64) *spxv1.Event {
+	return &spxv1.Event{Kind: kind, Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Worker: worker, Host: s.host,
+		Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
+}
+
+// interval is the bar interval a fetch job asks for (the configured one
+// when it names none).
+func (s *Service) interval(job *spxv1.FetchJob) time.Duration {
+	if d := time.Duration(job.GetIntervalMs()) * time.Millisecond; d > 0 {
+		return d
+	}
+	return s.cfg.Interval
 }
 
 // stageSplitting stages the job; if the terminal calls the request too large
@@ -454,7 +459,7 @@ func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key sp
 		// A 200 with no rows is the same as NO_DATA for the archive.
 		err = spx.ErrNoData
 	}
-	return res.staged, err
+	return res, err
 }
 
 // produce streams the rows of each right in turn into out.
@@ -540,10 +545,11 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 		if cur == nil {
 			return nil
 		}
+		exp := cur.key.Expiration
 		res, err := cur.commit(rs.Info())
 		cur = nil
 		if err == nil {
-			out[res.exp] = res.staged
+			out[exp] = res
 		}
 		return err
 	}
@@ -711,17 +717,11 @@ func (o *object) abort(err error) error {
 	return err
 }
 
-// chainResult is a committed object of a chain fetch.
-type chainResult struct {
-	exp spx.Date
-	staged
-}
-
 // commit finishes the object and records its metadata; info is the
 // response it came from.
-func (o *object) commit(info spx.StreamInfo) (chainResult, error) {
+func (o *object) commit(info spx.StreamInfo) (staged, error) {
 	defer o.cancel()
-	res := chainResult{exp: o.key.Expiration, staged: staged{rows: o.rows, contracts: int64(len(o.seen)), url: info.URL, latency: info.Latency}}
+	res := staged{rows: o.rows, contracts: int64(len(o.seen)), url: info.URL, latency: info.Latency}
 	sum, err := o.finish()
 	o.pw.CloseWithError(err)
 	putErr := <-o.put
