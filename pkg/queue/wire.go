@@ -40,7 +40,11 @@ func KeyToProto(k spx.JobKey) *spxv1.JobKey {
 }
 
 // KeyFromProto converts and checks a wire job key.
-func KeyFromProto(p *spxv1.JobKey) (spx.JobKey, error) {
+func KeyFromProto(p *spxv1.JobKey) (spx.JobKey, error) { return keyFromProto(p, false) }
+
+// keyFromProto is KeyFromProto that, with chain, takes the key of a chain
+// fetch: no expiration, and only that.
+func keyFromProto(p *spxv1.JobKey, chain bool) (spx.JobKey, error) {
 	if p == nil {
 		return spx.JobKey{}, errors.New("message has no job key")
 	}
@@ -52,9 +56,14 @@ func KeyFromProto(p *spxv1.JobKey) (spx.JobKey, error) {
 	if err != nil {
 		return spx.JobKey{}, fmt.Errorf("job date: %w", err)
 	}
-	e, err := spx.DateFromInt(int(p.GetExpiration()))
-	if err != nil {
-		return spx.JobKey{}, fmt.Errorf("job expiration: %w", err)
+	var e spx.Date
+	switch {
+	case chain && p.GetExpiration() != 0:
+		return spx.JobKey{}, errors.New("chain fetch job with an expiration in its key")
+	case !chain:
+		if e, err = spx.DateFromInt(int(p.GetExpiration())); err != nil {
+			return spx.JobKey{}, fmt.Errorf("job expiration: %w", err)
+		}
 	}
 	if p.GetRoot() == "" {
 		return spx.JobKey{}, errors.New("job has an empty root")
@@ -100,15 +109,20 @@ func PublishFetch(ctx context.Context, js jetstream.JetStream, key spx.JobKey, g
 // JobMessage); one already consumed, or lost in a crash, needs a new
 // generation.
 func PublishFetchDup(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) (duplicate bool, err error) {
-	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
-	return publish(ctx, js, key.FetchSubject(), MsgID(key, generation), job)
+	return publish(ctx, js, key.FetchSubject(), MsgID(key, generation), fetchJob(key, generation, interval))
+}
+
+// fetchJob is the fetch message of key (a chain's: generation 0, entries
+// added by the caller).
+func fetchJob(key spx.JobKey, generation int, interval time.Duration) *spxv1.FetchJob {
+	return &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
 }
 
 // PublishFetchNewest queues a fetch job of generation, replacing a message
 // of an older generation that waits on the job's subject (see
 // publishNewest); one of this generation or newer is left alone.
 func PublishFetchNewest(ctx context.Context, js jetstream.JetStream, key spx.JobKey, generation int, interval time.Duration) error {
-	job := &spxv1.FetchJob{Key: KeyToProto(key), Generation: int32(generation), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	job := fetchJob(key, generation, interval)
 	return publishNewest(ctx, js, StreamFetch, key.FetchSubject(), MsgID(key, generation), job, generation, func(data []byte) (int, error) {
 		j, _, err := DecodeFetchJob(data)
 		return int(j.GetGeneration()), err
@@ -200,15 +214,7 @@ func DecodeFetchJob(data []byte) (*spxv1.FetchJob, spx.JobKey, error) {
 	if err := proto.Unmarshal(data, &job); err != nil {
 		return nil, spx.JobKey{}, fmt.Errorf("decoding fetch job: %w", err)
 	}
-	if len(job.GetChain()) > 0 {
-		p := job.GetKey()
-		if p == nil || p.GetExpiration() != 0 {
-			return &job, spx.JobKey{}, errors.New("chain fetch job with an expiration in its key")
-		}
-		key, err := KeyFromProto(&spxv1.JobKey{Dataset: p.GetDataset(), Root: p.GetRoot(), Date: p.GetDate(), Expiration: p.GetDate()})
-		return &job, key.ChainKey(), err
-	}
-	key, err := KeyFromProto(job.GetKey())
+	key, err := keyFromProto(job.GetKey(), len(job.GetChain()) > 0)
 	return &job, key, err
 }
 
@@ -249,7 +255,7 @@ func PublishChain(ctx context.Context, js jetstream.JetStream, jobs []ChainJob, 
 		return false, errors.New("a chain fetch needs at least one job")
 	}
 	chain := jobs[0].Key.ChainKey()
-	job := &spxv1.FetchJob{Key: KeyToProto(chain), IntervalMs: interval.Milliseconds(), QueuedAt: timestamppb.Now()}
+	job := fetchJob(chain, 0, interval)
 	h := sha256.New()
 	for _, j := range jobs {
 		if j.Key.ChainKey() != chain || j.Key.Chain() {
