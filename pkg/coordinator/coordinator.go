@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"path"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -477,13 +479,13 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey,
 		s.log.Info("no contracts listed", "date", d)
 		return 0, nil
 	}
-	published, sent := 0, 0
+	published := 0
 	pl := s.planning()
-	// Fresh jobs of a dataset whose endpoint takes expiration=* go out as
-	// one chain fetch per (dataset, root): one terminal request for the
-	// day's chain instead of one per expiration (docs/thetadata.md).
-	chains := map[spx.JobKey][]queue.ChainJob{}
-	var fresh []spx.JobRecord
+	// Fresh jobs go out in messages: each on its own, or, for a dataset
+	// whose endpoint takes expiration=*, as one chain fetch per (dataset,
+	// root): one terminal request for the day's chain instead of one per
+	// expiration (docs/thetadata.md). Keyed by the message's key.
+	messages := map[spx.JobKey][]queue.ChainJob{}
 	for _, k := range keys {
 		rec, ok, err := s.store.Job(ctx, k)
 		if err != nil {
@@ -505,44 +507,31 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey,
 			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
 				return published, fmt.Errorf("recording job %s: %w", k, err)
 			}
+			mk := k
 			if !pl.PerExpiration && k.Dataset.AllExpirations() && chainFits(k.Dataset, contracts[k.Root], pl.Interval) {
-				chains[k.ChainKey()] = append(chains[k.ChainKey()], queue.ChainJob{Key: k, Generation: gen})
-			} else {
-				fresh = append(fresh, rec)
+				mk = k.ChainKey()
 			}
+			messages[mk] = append(messages[mk], queue.ChainJob{Key: k, Generation: gen})
 		}
 		published++
 	}
-	chainKeys := make([]spx.JobKey, 0, len(chains))
-	for ck, jobs := range chains {
-		if len(jobs) == 1 {
-			// One expiration: its own request is the same request.
-			fresh = append(fresh, spx.JobRecord{Key: jobs[0].Key, Generation: jobs[0].Generation})
-			continue
-		}
-		chainKeys = append(chainKeys, ck)
-	}
-	sort.Slice(chainKeys, func(i, j int) bool { return chainKeys[i].String() < chainKeys[j].String() })
-	sort.Slice(fresh, func(i, j int) bool { return fresh[i].Key.String() < fresh[j].Key.String() })
-	for _, rec := range fresh {
-		if sent > 0 {
+	order := slices.SortedFunc(maps.Keys(messages), func(a, b spx.JobKey) int { return strings.Compare(a.String(), b.String()) })
+	for i, mk := range order {
+		if i > 0 {
 			// A crash here leaves a job recorded queued with no message
 			// and the rest of the day unplanned (reconcile.go).
 			spx.PauseForTest("coordinator.before_publish")
 		}
-		if err := s.publishLocked(ctx, rec); err != nil {
+		var err error
+		if jobs := messages[mk]; len(jobs) == 1 {
+			// A chain of one expiration is the same request as its own.
+			err = s.publishLocked(ctx, jobs[0])
+		} else {
+			err = s.publishChainLocked(ctx, jobs)
+		}
+		if err != nil {
 			return published, err
 		}
-		sent++
-	}
-	for _, ck := range chainKeys {
-		if sent > 0 {
-			spx.PauseForTest("coordinator.before_publish")
-		}
-		if err := s.publishChainLocked(ctx, chains[ck]); err != nil {
-			return published, err
-		}
-		sent++
 	}
 	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
 		if r.StartedAt.IsZero() || r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
@@ -563,8 +552,8 @@ func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey,
 }
 
 // publishLocked publishes the fetch message of a job recorded queued.
-func (s *Service) publishLocked(ctx context.Context, rec spx.JobRecord) error {
-	dup, err := queue.PublishFetchDup(ctx, s.js, rec.Key, rec.Generation, s.planning().Interval)
+func (s *Service) publishLocked(ctx context.Context, j queue.ChainJob) error {
+	dup, err := queue.PublishFetchDup(ctx, s.js, j.Key, j.Generation, s.planning().Interval)
 	if err != nil && !errors.Is(err, queue.ErrAlreadyQueued) {
 		return err
 	}
@@ -575,7 +564,7 @@ func (s *Service) publishLocked(ctx context.Context, rec spx.JobRecord) error {
 	// message or the write message it led to is still there (the record
 	// may lag behind the events); if both are gone (consumed, or lost in a
 	// crash), only a new generation reaches the stream.
-	return s.requeueIfGoneLocked(ctx, rec, "enqueue: the earlier message of this generation is gone")
+	return s.requeueIfGoneLocked(ctx, j, "enqueue: the earlier message of this generation is gone")
 }
 
 // publishChainLocked publishes one chain fetch for jobs recorded queued
@@ -593,21 +582,21 @@ func (s *Service) publishChainLocked(ctx context.Context, jobs []queue.ChainJob)
 		return nil
 	}
 	for _, j := range jobs {
-		if err := s.requeueIfGoneLocked(ctx, spx.JobRecord{Key: j.Key, Generation: j.Generation}, "enqueue: not in the chain fetch already queued"); err != nil {
+		if err := s.requeueIfGoneLocked(ctx, j, "enqueue: not in the chain fetch already queued"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// requeueIfGoneLocked queues rec again with the next generation unless a
+// requeueIfGoneLocked queues j again with the next generation unless a
 // message of its generation (or newer) waits in SPX_FETCH or SPX_WRITE.
-func (s *Service) requeueIfGoneLocked(ctx context.Context, rec spx.JobRecord, why string) error {
-	current, err := s.hasGeneration(ctx, rec, true, true)
+func (s *Service) requeueIfGoneLocked(ctx context.Context, j queue.ChainJob, why string) error {
+	current, err := s.hasGeneration(ctx, spx.JobRecord{Key: j.Key, Generation: j.Generation}, true, true)
 	if err != nil || current {
 		return err
 	}
-	return s.requeueLocked(ctx, rec.Key, why)
+	return s.requeueLocked(ctx, j.Key, why)
 }
 
 // requeueLocked publishes a job again with the next generation, after
