@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -32,19 +31,7 @@ type chainSource struct {
 	calls     []spx.HistoryRequest
 }
 
-func chainRows(req spx.HistoryRequest, exp spx.Date) []spx.Row {
-	var rows []spx.Row
-	for _, right := range []byte{'C', 'P'} {
-		for i := range 5 {
-			vals := make([][]byte, len(req.Dataset.Columns()))
-			for j := range vals {
-				vals[j] = fmt.Appendf(nil, "%d", exp.Int()+i*10+j)
-			}
-			rows = append(rows, spx.Row{Contract: spx.Contract{Root: req.Root, Expiration: exp, Strike: 5000, Right: right}, Date: req.Date, Values: vals})
-		}
-	}
-	return rows
-}
+func chainRows(req spx.HistoryRequest, exp spx.Date) []spx.Row { return sideRows(req, exp, 5) }
 
 func (c *chainSource) History(_ context.Context, req spx.HistoryRequest) (spx.RowStream, error) {
 	c.mu.Lock()

@@ -46,20 +46,26 @@ func (f *fakeSource) History(_ context.Context, req spx.HistoryRequest) (spx.Row
 	if f.split[req.Expiration] && req.Right == 0 {
 		return nil, spx.WithClass(spx.ClassSplit, errors.New("570 LARGE_REQUEST"))
 	}
+	return &sliceStream{rows: sideRows(req, req.Expiration, f.rows), i: -1}, nil
+}
+
+// sideRows are n rows a side (calls, puts, or the one req.Right asks for)
+// of the 5000 strike of exp.
+func sideRows(req spx.HistoryRequest, exp spx.Date, n int) []spx.Row {
 	var rows []spx.Row
 	for _, right := range []byte{'C', 'P'} {
 		if req.Right != 0 && req.Right != right {
 			continue
 		}
-		for i := range f.rows {
+		for i := range n {
 			vals := make([][]byte, len(req.Dataset.Columns()))
 			for j := range vals {
 				vals[j] = fmt.Appendf(nil, "%d", 34200000+i*60000+j)
 			}
-			rows = append(rows, spx.Row{Contract: spx.Contract{Root: req.Root, Expiration: req.Expiration, Strike: 5000, Right: right}, Date: req.Date, Values: vals})
+			rows = append(rows, spx.Row{Contract: spx.Contract{Root: req.Root, Expiration: exp, Strike: 5000, Right: right}, Date: req.Date, Values: vals})
 		}
 	}
-	return &sliceStream{rows: rows, i: -1}, nil
+	return rows
 }
 
 type sliceStream struct {
