@@ -81,7 +81,7 @@ type Stats struct {
 	Requests        map[string]map[string]int64 `json:"requests"`          // endpoint path → status → count
 	RowsServedTotal int64                       `json:"rows_served_total"` // history rows sent, partial bodies included
 	RowsServed      map[string]int64            `json:"rows_served"`       // job key → rows of the last complete response (all pages) of one date: one expiration, or each of an expiration=* request
-	Completed       map[string]int64            `json:"completed"`         // job key → complete responses served (one-date, one-expiration requests only)
+	Completed       map[string]int64            `json:"completed"`         // job key → complete responses served (as RowsServed counts them)
 	MaxConcurrent   int                         `json:"max_concurrent"`    // most history/list requests served at once
 	InFlight        int                         `json:"in_flight"`
 	Queued          int                         `json:"queued"` // requests waiting for a slot now
