@@ -82,12 +82,12 @@ func runConfigGet(ctx context.Context, o *Options, out io.Writer, key, format st
 			return Usage(err)
 		}
 	}
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openConfigForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	settings, err := config.Explain(ctx, explicitFlags(o), os.Getenv, st)
+	defer rs.close()
+	settings, err := config.Explain(ctx, explicitFlags(o), os.Getenv, rs.st)
 	if err != nil {
 		return configError(err)
 	}
