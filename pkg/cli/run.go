@@ -148,7 +148,7 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	p, err := pipeline.Start(hardCtx, po)
 	early()
 	if err != nil {
-		return err
+		return preflightError(err)
 	}
 	if ctx.Err() != nil {
 		return p.Stop()
