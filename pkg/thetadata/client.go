@@ -116,6 +116,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("probing the theta terminal: %w", ctx.Err())
 		}
+		if e := (*Error)(nil); errors.As(err, &e) && (e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden) {
+			// spx terminal-proxy answers, and refuses this client: the
+			// token is the problem, whatever the generation behind it.
+			return nil, err
+		}
 		if spx.ClassOf(err) == spx.ClassTransient {
 			transient = true
 		}

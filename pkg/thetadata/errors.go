@@ -36,7 +36,7 @@ type statusInfo struct {
 var statuses = map[int]statusInfo{
 	// 401 and 403 come from spx terminal-proxy, not from the terminal.
 	401: {"UNAUTHORIZED", "the terminal proxy rejected the token",
-		"configure this worker with the token spx terminal-proxy was started with"},
+		"set thetadata.token (or SPX_PROXY_TOKEN) on this machine to the token spx terminal-proxy was started with"},
 	403: {"FORBIDDEN", "the terminal proxy refused the request",
 		"check the proxy's log and its allowed paths; use the token it was started with"},
 	404: {"NO_IMPL", "the terminal does not know this request",
