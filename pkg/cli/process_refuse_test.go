@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spx-archive/spx/pkg/terminalsim"
+	"github.com/spx-archive/spx/pkg/termproxy"
 )
 
 // unwritableDir returns a directory this process cannot create files in
@@ -90,5 +92,57 @@ func TestProcessRefusedCreatesNothing(t *testing.T) {
 	}
 	if n := sim.Stats().RowsServedTotal; n != 0 {
 		t.Errorf("the terminal served %d rows to a process that could not write them", n)
+	}
+}
+
+// TestConfigValidateProbesTheTerminalItIsGiven: config validate probes the
+// terminal URL it is given and no other, refuses a URL that is not http(s)
+// on its command line (exit 2), and through spx terminal-proxy presents
+// thetadata.token; a wrong token is called that.
+func TestConfigValidateProbesTheTerminalItIsGiven(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SPX_PROCESSING_TEMP_DIR", filepath.Join(dir, "temp"))
+	t.Setenv("SPX_NATS_STORE_DIR", filepath.Join(dir, "nats"))
+	global := []string{"--db", filepath.Join(dir, "spx.db"), "--output-dir", filepath.Join(dir, "out")}
+	// A terminal on the default v3 address, when the port is free: the
+	// check of another URL must not report it.
+	if ln, err := net.Listen("tcp", "127.0.0.1:25503"); err == nil {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "CONNECTED") })}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
+
+	code, out, stderr := storeRunSPX(t, append(global, "--terminal", "ftp://127.0.0.1/x", "config", "validate")...)
+	if code != 2 || out != "" || !strings.Contains(stderr, `thetadata.base_url "ftp://127.0.0.1/x" (from flag --terminal)`) {
+		t.Errorf("--terminal ftp://: exit %d, stdout %q, stderr %q; want 2 and the reason", code, out, stderr)
+	}
+	t.Setenv("SPX_THETADATA_BASE_URL", "ftp://127.0.0.1/x")
+	code, out, _ = storeRunSPX(t, append(global, "config", "validate", "--format", "table")...)
+	if code != 1 || strings.Contains(out, "answered") || !strings.Contains(out, "terminal not checked") {
+		t.Errorf("SPX_THETADATA_BASE_URL=ftp://: exit %d:\n%s\nwant 1, the terminal not checked", code, out)
+	}
+	t.Setenv("SPX_THETADATA_BASE_URL", "")
+
+	sim := terminalsim.New(terminalsim.Config{Seed: 5, MaxExpirations: 1, MaxStrikes: 2})
+	v3, _, stopSim, err := sim.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopSim()
+	p, err := termproxy.New(termproxy.Config{Terminal: v3, Token: "tok-right"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(p)
+	defer proxy.Close()
+	t.Setenv("SPX_PROXY_TOKEN", "tok-right")
+	code, out, stderr = storeRunSPX(t, append(global, "--terminal", proxy.URL, "config", "validate", "--format", "table")...)
+	if code != 0 || !strings.Contains(out, "terminal: v3 answered CONNECTED") {
+		t.Errorf("through the proxy with its token: exit %d:\n%s%s", code, out, stderr)
+	}
+	t.Setenv("SPX_PROXY_TOKEN", "tok-wrong")
+	code, out, _ = storeRunSPX(t, append(global, "--terminal", proxy.URL, "config", "validate", "--format", "table")...)
+	if code != 1 || !strings.Contains(out, "401") || !strings.Contains(out, "thetadata.token") || strings.Contains(strings.ToLower(out), "java") || strings.Contains(out, "tok-wrong") {
+		t.Errorf("through the proxy with a wrong token: exit %d:\n%s\nwant 1 saying the token is wrong (and not showing it)", code, out)
 	}
 }

@@ -179,7 +179,7 @@ func (e *notTerminalError) Error() string {
 	}
 	said := ""
 	if len(e.answers) > 0 && e.answers[0].Msg != "" {
-		said = fmt.Sprintf(" (it said %q)", head([]byte(e.answers[0].Msg), 80))
+		said = fmt.Sprintf(" (it said %q)", head([]byte(strings.Join(strings.Fields(e.answers[0].Msg), " ")), 80))
 	}
 	return fmt.Sprintf("something answers at %s but it is not a Theta Terminal: %s answered 404%s; point thetadata.base_url (--terminal) at the Theta Terminal (v3 listens on 25503, v2 on 25510)",
 		e.base, strings.Join(urls, " and "), said)
