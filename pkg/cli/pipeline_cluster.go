@@ -71,7 +71,9 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		return nil, err
 	}
 	url := natsURL(cfg)
-	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.MaxReconnects(0))
+	// The connection reconnects (forever, every half second): a command
+	// following its work survives a restart of the coordinator.
+	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.ReconnectWait(500*time.Millisecond))
 	if connErr == nil {
 		client := coordinator.NewClient(nc)
 		if err := client.Ping(ctx, 2*time.Second); err == nil {
