@@ -1,6 +1,7 @@
 package statusdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,4 +112,26 @@ func (s *Store) Days(ctx context.Context, from, to spx.Date) ([]spx.DayRecord, e
 		return nil
 	})
 	return out, err
+}
+
+// DeleteDay removes the day's record unless the day has job records (a
+// day's jobs are its history; their record stays), in one transaction. It
+// reports whether a record was removed.
+func (s *Store) DeleteDay(ctx context.Context, date spx.Date) (bool, error) {
+	removed := false
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDays)
+		if b == nil || b.Get(dayKey(date)) == nil {
+			return nil
+		}
+		if idx := tx.Bucket(bucketJobsByDate); idx != nil {
+			prefix := []byte(date.Compact() + "|")
+			if k, _ := idx.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+				return nil
+			}
+		}
+		removed = true
+		return b.Delete(dayKey(date))
+	})
+	return removed, err
 }
