@@ -82,6 +82,12 @@ func CheckDays(from, to spx.Date, now time.Time, delay time.Duration) (spx.Date,
 	if from > to {
 		return 0, spx.Refusedf("start %s is after end %s: the start must be on or before the end", from, to)
 	}
+	if from == to {
+		if err := CheckDay(from, now, delay); err != nil {
+			return 0, err
+		}
+		return to, nil
+	}
 	sessions := Sessions(from, to)
 	if len(sessions) == 0 {
 		return 0, spx.Refusedf("%s to %s holds no trading session, only weekends or exchange holidays: nothing to process (spx calendar lists the sessions)", from, to)

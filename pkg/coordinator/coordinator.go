@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"path"
 	"slices"
@@ -106,7 +105,8 @@ type Service struct {
 	mu   sync.Mutex // serialises changes to job and day records
 	live atomic.Pointer[Planning]
 
-	follow *follower // nil unless Config.Follow.Enabled
+	follow  *follower    // nil unless Config.Follow.Enabled
+	waiting *waitingDays // days whose planning waits for the terminal (later.go)
 }
 
 // Planning is the part of Config a running coordinator can take anew
@@ -175,7 +175,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	if cfg.MaxRefetch <= 0 {
 		cfg.MaxRefetch = 3
 	}
-	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator"),
+		waiting: newWaitingDays()}
 	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate, PerExpiration: cfg.PerExpiration})
 	if cfg.Follow.Enabled {
 		s.follow = newFollower(s, cfg.Follow)
@@ -202,6 +203,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.follow != nil {
 		wg.Go(func() { _ = s.follow.run(ctx) })
 	}
+	wg.Go(func() { s.planWaiting(ctx) })
 	// Beside the consumers: Reconcile waits for the events stored before
 	// the start to be applied.
 	wg.Go(func() { s.reconcileAtStart(ctx) })
@@ -355,103 +357,18 @@ func (s *Service) requeueLocked(ctx context.Context, k spx.JobKey, why string) e
 	return nil
 }
 
-// RetryRequest selects failed and dead jobs to queue again.
-type RetryRequest struct {
-	Dates     []spx.Date `json:"dates,omitempty"`
-	AllFailed bool       `json:"all_failed,omitempty"`
-	LastN     int        `json:"last_n,omitempty"` // the N most recent days with failures
-}
-
-// RetryResult says what Retry did.
-type RetryResult struct {
-	Days []spx.Date `json:"days"`
-	Jobs int        `json:"jobs"`
-}
-
-// Retry queues failed and dead jobs again with a new generation.
-func (s *Service) Retry(ctx context.Context, req RetryRequest) (RetryResult, error) {
-	jobs, err := s.store.Jobs(ctx, spx.JobFilter{Outcomes: []spx.JobOutcome{spx.JobFailed, spx.JobDead}})
-	if err != nil {
-		return RetryResult{}, fmt.Errorf("listing failed jobs: %w", err)
-	}
-	byDay := map[spx.Date][]spx.JobKey{}
-	for _, j := range jobs {
-		byDay[j.Key.Date] = append(byDay[j.Key.Date], j.Key)
-	}
-	var days []spx.Date
-	switch {
-	case len(req.Dates) > 0:
-		days = req.Dates
-	case req.AllFailed, req.LastN > 0:
-		for d := range byDay {
-			days = append(days, d)
-		}
-		slices.Sort(days)
-		if req.LastN > 0 && len(days) > req.LastN {
-			days = days[len(days)-req.LastN:]
-		}
-	default:
-		return RetryResult{}, errors.New("nothing to retry: give dates, all_failed or last_n")
-	}
-	if len(req.Dates) > 0 {
-		// For named days, written files that are missing or no longer match
-		// their recorded SHA-256 (spx verify's findings) are rewritten too.
-		for _, d := range req.Dates {
-			bad, err := s.damagedFiles(ctx, d)
-			if err != nil {
-				return RetryResult{}, err
-			}
-			byDay[d] = append(byDay[d], bad...)
-		}
-	}
-	var res RetryResult
-	for _, d := range days {
-		keys := byDay[d]
-		if len(keys) == 0 {
-			// Nothing to fetch again, but a day that failed only for its
-			// manifest gets its status and manifests recomputed.
-			s.mu.Lock()
-			err := s.updateDayLocked(ctx, d)
-			s.mu.Unlock()
-			if err != nil {
-				return res, err
-			}
-			continue
-		}
-		if err := s.retryDay(ctx, d, keys); err != nil {
-			return res, err
-		}
-		res.Days = append(res.Days, d)
-		res.Jobs += len(keys)
-	}
-	return res, nil
-}
-
-func (s *Service) retryDay(ctx context.Context, d spx.Date, keys []spx.JobKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		if err := s.requeueLocked(ctx, k, "retry"); err != nil {
-			return err
-		}
-	}
-	now := s.cfg.Now()
-	if _, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
-		r.RetryCount++
-		r.Status, r.UpdatedAt, r.CompletedAt, r.ErrorMessage = spx.DayProcessing, now, time.Time{}, ""
-		return nil
-	}); err != nil {
-		return fmt.Errorf("recording day %s: %w", d, err)
-	}
-	return s.updateDayLocked(ctx, d)
-}
-
 // updateDayLocked recomputes a day's status from its jobs; when every job is
 // done it writes the manifests and the day checksum.
 func (s *Service) updateDayLocked(ctx context.Context, d spx.Date) error {
 	jobs, err := s.store.JobsForDate(ctx, d)
 	if err != nil {
 		return fmt.Errorf("reading jobs of %s: %w", d, err)
+	}
+	if len(jobs) == 0 {
+		// No job to count: the record (if any) says why (failed listing,
+		// no contracts). Recomputing would make it queued with nothing
+		// queued, for ever.
+		return nil
 	}
 	var done, failed, empty int
 	var rows, bytes int64
@@ -578,30 +495,4 @@ func (s *Service) appendErrorLocked(ctx context.Context, e spx.ErrorEntry) {
 	if err := s.store.AppendError(ctx, e); err != nil {
 		s.log.Warn("recording an error in the error log failed", "err", err, "error", e.Message)
 	}
-}
-
-// damagedFiles returns the written jobs of d whose Parquet file is missing
-// or does not hash to the recorded SHA-256. An archive it cannot read is an
-// error, not a reason to rewrite the day.
-func (s *Service) damagedFiles(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
-	jobs, err := s.store.JobsForDate(ctx, d)
-	if err != nil {
-		return nil, fmt.Errorf("reading jobs of %s: %w", d, err)
-	}
-	var bad []spx.JobKey
-	for _, j := range jobs {
-		if j.Outcome != spx.JobWritten || s.man == nil {
-			continue
-		}
-		sum, err := s.man.FileSHA256(ctx, j.Key.RelPath())
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			// Not a finding about the file (the archive is unreachable, say):
-			// rewriting every file of the day would not help.
-			return nil, fmt.Errorf("checking the files of %s: %w", d, err)
-		}
-		if err != nil || sum != j.SHA256 {
-			bad = append(bad, j.Key)
-		}
-	}
-	return bad, ctx.Err()
 }

@@ -18,11 +18,21 @@ import (
 // Planning: which days to plan, listing their contracts and recording and
 // publishing their jobs.
 
-// EndDate is the last day gap analysis looks at: the latest closed session.
-func (s *Service) EndDate() spx.Date { return calendar.LastClosedSession(s.cfg.Now()) }
+// EndDate is the last day gap analysis looks at: the latest session whose
+// data is final (its close plus follow.delay).
+func (s *Service) EndDate() spx.Date {
+	return calendar.LastFinalSession(s.cfg.Now(), s.cfg.Follow.Delay)
+}
+
+// CheckDay is calendar.CheckDay on this coordinator's clock and
+// follow.delay: nil when d may be archived now, else a *spx.RefusedError
+// saying why. Every way of planning a day asks it first.
+func (s *Service) CheckDay(d spx.Date) error {
+	return calendar.CheckDay(d, s.cfg.Now(), s.cfg.Follow.Delay)
+}
 
 // Gaps returns the sessions in [from, to] that are not complete. A zero from
-// is the configured start date, a zero to the last closed session.
+// is the configured start date, a zero to the last final session.
 func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, error) {
 	if from.IsZero() {
 		from = s.planning().StartDate
@@ -48,6 +58,40 @@ func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, erro
 	return spx.Gaps(sessions, func(d spx.Date) (spx.DayStatus, bool) { st, ok := status[d]; return st, ok }), nil
 }
 
+// resolveDates expands an enqueue request into the sessions to plan,
+// refusing (a *spx.RefusedError) a day or range that may not be archived.
+func (s *Service) resolveDates(ctx context.Context, req EnqueueRequest) ([]spx.Date, error) {
+	if len(req.Dates) > 0 {
+		for _, d := range req.Dates {
+			if err := s.CheckDay(d); err != nil {
+				return nil, err
+			}
+		}
+		return req.Dates, nil
+	}
+	from := req.From
+	if from.IsZero() && req.Gaps {
+		if from = s.planning().StartDate; from.IsZero() {
+			return nil, spx.Refusedf("no start date: set processing.start_date or pass --start-date")
+		}
+	}
+	if from.IsZero() || (req.To.IsZero() && !req.Gaps) {
+		return nil, spx.Refusedf("enqueue needs dates, a range from <= to, or gaps (got %s..%s)", req.From, req.To)
+	}
+	to, err := calendar.CheckDays(from, req.To, s.cfg.Now(), s.cfg.Follow.Delay)
+	if err != nil {
+		return nil, err
+	}
+	if req.Gaps {
+		return s.Gaps(ctx, from, to)
+	}
+	var dates []spx.Date
+	for _, ss := range calendar.Sessions(from, to) {
+		dates = append(dates, ss.Date)
+	}
+	return dates, nil
+}
+
 // EnqueueResult says what Enqueue did.
 type EnqueueResult struct {
 	Days      []spx.Date `json:"days"`       // days with work queued
@@ -55,22 +99,32 @@ type EnqueueResult struct {
 	Skipped   []spx.Date `json:"skipped"`    // already complete
 	NoData    []spx.Date `json:"no_data"`    // no contracts listed at all
 	NotListed []string   `json:"not_listed"` // days whose contracts could not be listed (error each)
+	// Waiting are days recorded queued whose planning waits for the Theta
+	// Terminal, which was not up when asked (Terminal says how it was): the
+	// coordinator plans them by itself once it answers.
+	Waiting  []spx.Date          `json:"waiting,omitempty"`
+	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
 }
 
-// Enqueue plans and publishes the jobs of each date. Complete days are
-// skipped; jobs already written or empty are not queued again; failed and
-// dead jobs are retried with a new generation.
+// Enqueue plans and publishes the jobs of each date. A date that may not
+// be archived (CheckDay) refuses the whole request before anything is
+// recorded. Complete days are skipped; jobs already written or empty are
+// not queued again; failed and dead jobs are retried with a new
+// generation. While the terminal is not up the days are only recorded (as
+// queued, being planned) and planned in the background once it answers,
+// so the caller is not held.
 func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult, error) {
 	var res EnqueueResult
+	for _, d := range dates {
+		if err := s.CheckDay(d); err != nil {
+			return res, err
+		}
+	}
 	// Every day asked for is recorded as being planned before the first is
 	// listed: a crash part-way leaves the rest marked, and the coordinator
 	// plans them when it starts again (reconcile.go).
 	var todo []spx.Date
 	for _, d := range dates {
-		if !calendar.IsSession(d) {
-			res.Skipped = append(res.Skipped, d)
-			continue
-		}
 		rec, ok, err := s.store.Day(ctx, d)
 		if err != nil {
 			return res, fmt.Errorf("reading day %s: %w", d, err)
@@ -84,9 +138,21 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		}
 		todo = append(todo, d)
 	}
+	if st := s.terminalAway(); st != nil && len(todo) > 0 {
+		s.planLater(todo)
+		res.Waiting, res.Terminal = todo, st
+		s.log.Info("days recorded; their planning waits for the Theta Terminal", "days", todo, "terminal", st.State)
+		return res, nil
+	}
+	return res, s.planDays(ctx, todo, &res)
+}
+
+// planDays lists, records and publishes the jobs of days marked as being
+// planned, adding what it did to res.
+func (s *Service) planDays(ctx context.Context, todo []spx.Date, res *EnqueueResult) error {
 	for _, d := range todo {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
 		keys, contracts, err := s.plan(ctx, d)
 		if err != nil {
@@ -100,13 +166,13 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 				why = "listing contracts: " + err.Error()
 			}
 			if err := s.markPlanning(ctx, d, false, why); err != nil {
-				return res, err
+				return err
 			}
 			continue
 		}
 		n, err := s.enqueueDay(ctx, d, keys, contracts)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if len(keys) == 0 {
 			res.NoData = append(res.NoData, d)
@@ -115,7 +181,7 @@ func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult,
 		res.Days = append(res.Days, d)
 		res.Jobs += n
 	}
-	return res, nil
+	return nil
 }
 
 // markPlanning sets or clears a day's Planning mark. A day first recorded by
