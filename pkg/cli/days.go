@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -9,15 +10,26 @@ import (
 	"github.com/spx-archive/spx/pkg/calendar"
 	"github.com/spx-archive/spx/pkg/coordinator"
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/statusdb"
 )
 
 // checkEnqueue refuses (usage error, exit 2), before anything is opened or
 // created, a request for days that may not be archived: calendar.CheckDay
 // and CheckDays on this command's clock and follow.delay. The coordinator
 // asks the same rule again on its own clock; its refusal comes back
-// through refusal below.
+// through refusal below. While a coordinator holds the database the check
+// is its alone: it knows the stored follow.delay, and nothing is created
+// here.
 func checkEnqueue(ctx context.Context, o *Options, req coordinator.EnqueueRequest) error {
-	cfg, err := resolveConfigShared(ctx, o)
+	st, _, closeFn, err := openStoreForRead(ctx, o)
+	switch {
+	case errors.Is(err, statusdb.ErrLocked):
+		return nil
+	case err != nil:
+		return err
+	}
+	defer closeFn()
+	cfg, err := resolveConfig(ctx, o, st)
 	if err != nil {
 		return err
 	}

@@ -89,8 +89,9 @@ func freeAddr(t *testing.T) string {
 // Against `spx run` whose terminal is down, on the coordinator's clock
 // (SPX_TEST_CLOCK) of the issue: enqueue-gaps records the day and returns
 // at once saying planning waits for the terminal; the coordinator's own
-// refusals reach the CLI as usage errors with their one line (the CLI's
-// clock is a day later, so its own check lets them through); the page's
+// refusals reach the CLI as usage errors with their one line (it holds the
+// database, so the decision is its own; the CLI's clock is a day later
+// besides, for which those days are final); the page's
 // retry of a Saturday or of 2030 is a 400 that records nothing; no phantom
 // day is counted; once the terminal answers, the waiting day is archived.
 func TestRunWithTheTerminalDown(t *testing.T) {
