@@ -72,7 +72,7 @@ func reportWaiting(w io.Writer, days []spx.Date, st *spx.TerminalStatus) {
 	if st != nil {
 		what += " (" + st.State
 		if !st.Since.IsZero() {
-			what += " since " + st.Since.Local().Format(time.DateTime)
+			what += " since " + shortTime(st.Since)
 		}
 		if st.LastError != "" {
 			what += ": " + truncate(st.LastError, 160)

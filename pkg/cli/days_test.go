@@ -160,7 +160,8 @@ func TestRunWithTheTerminalDown(t *testing.T) {
 	ectx, ecancel := context.WithTimeout(ctx, 20*time.Second)
 	code, stdout, stderr := spxAt(ectx, later, append([]string{"enqueue-gaps", "--start-date", "2024-03-11", "--end-date", "2024-03-11"}, client...)...)
 	ecancel()
-	if code != 0 || !strings.Contains(stdout, "recorded 1 day as queued (2024-03-11): planning waits for the Theta Terminal (down since ") ||
+	t.Logf("enqueue-gaps: %s", stdout)
+	if code != 0 || strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(stdout, "recorded 1 day as queued (2024-03-11): planning waits for the Theta Terminal (down since ") ||
 		!strings.Contains(stdout, "resumes by itself as soon as it answers") {
 		t.Fatalf("enqueue-gaps with the terminal down: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}

@@ -154,9 +154,14 @@ func processDates(ctx context.Context, o *Options, out, errw io.Writer, req coor
 var errFailed = fmt.Errorf("some days did not complete")
 
 func reportEnqueue(w io.Writer, res coordinator.EnqueueResult) {
+	if len(res.Waiting) > 0 && len(res.Skipped) == 0 {
+		// Nothing was planned yet: the one line says why.
+		reportWaiting(w, res.Waiting, res.Terminal)
+		return
+	}
 	fmt.Fprintf(w, "queued %d jobs for %d days", res.Jobs, len(res.Days))
 	if len(res.Skipped) > 0 {
-		fmt.Fprintf(w, "; %d days already complete or not trading days", len(res.Skipped))
+		fmt.Fprintf(w, "; %d days already complete", len(res.Skipped))
 	}
 	if len(res.NoData) > 0 {
 		fmt.Fprintf(w, "; %d days without contracts", len(res.NoData))

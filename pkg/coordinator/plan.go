@@ -59,14 +59,10 @@ func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, erro
 }
 
 // resolveDates expands an enqueue request into the sessions to plan,
-// refusing (a *spx.RefusedError) a day or range that may not be archived.
+// refusing (a *spx.RefusedError) a range that may not be archived; named
+// dates are Enqueue's to check.
 func (s *Service) resolveDates(ctx context.Context, req EnqueueRequest) ([]spx.Date, error) {
 	if len(req.Dates) > 0 {
-		for _, d := range req.Dates {
-			if err := s.CheckDay(d); err != nil {
-				return nil, err
-			}
-		}
 		return req.Dates, nil
 	}
 	from := req.From
