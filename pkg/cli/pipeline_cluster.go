@@ -106,6 +106,9 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 	// (spx run) waits for it.
 	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg),
 		RequireTerminal: true}
+	if o.Now != nil {
+		po.Clock = optionsClock{o.Now} // the coordinator decides what is final on the command's clock
+	}
 	if connErr == nil {
 		po.Config.NATSURL = url // a server without a coordinator: join it
 		nc.Close()

@@ -393,6 +393,12 @@ func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.cfg.Retrier.RetryDate(r.Context(), req.Date)
+	if spx.IsRefused(err) {
+		// Not a session, outside the calendar, or not final yet: nothing
+		// was recorded.
+		s.fail(w, http.StatusBadRequest, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, fmt.Errorf("retrying %s: %w", req.Date, err))
 		return

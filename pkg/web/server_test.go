@@ -297,6 +297,13 @@ func TestRetry(t *testing.T) {
 		t.Errorf("GET /api/retry: %d, want 405", code)
 	}
 
+	// A day the coordinator refuses (not a session, not final) is the
+	// request's fault: 400 with its one line.
+	r.err = spx.Refusedf("2026-10-10 is a Saturday, not a trading session (spx calendar lists the sessions)")
+	if code, body := post(ts, "application/json", "", `{"date":"2026-10-10"}`); code != 400 || !strings.Contains(body, "is a Saturday, not a trading session") {
+		t.Errorf("refused retry: %d %s, want 400 with the reason", code, body)
+	}
+
 	r.err = errors.New("coordinator busy")
 	if code, body := post(ts, "application/json", "", `{"date":"2024-01-04"}`); code != 500 || !strings.Contains(body, "coordinator busy") {
 		t.Errorf("failing retrier: %d %s", code, body)
