@@ -1,0 +1,28 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/spx-archive/spx/pkg/spx"
+)
+
+// recordOutage writes the start of a terminal outage into the error log:
+// no job fails while the terminal is away (planning and fetching wait for
+// it), so without this entry `spx status` and the page's recent errors would
+// say nothing of it.
+func recordOutage(ctx context.Context, store spx.StatusStore, st spx.TerminalStatus, log *slog.Logger) {
+	msg := "Theta Terminal " + st.State
+	if st.URL != "" && !strings.Contains(st.LastError, st.URL) {
+		msg += " at " + st.URL
+	}
+	if st.LastError != "" {
+		msg += ": " + st.LastError
+	}
+	msg += "; planning and fetching wait for it"
+	e := spx.ErrorEntry{Time: st.Since, Type: spx.ErrorTypeTerminal, Message: msg}
+	if err := store.AppendError(ctx, e); err != nil {
+		log.Warn("recording a terminal outage in the error log failed", "err", err)
+	}
+}
