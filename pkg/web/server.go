@@ -302,6 +302,10 @@ type LiveReply struct {
 	// Days fingerprints the day records (count and latest update) so the
 	// page knows when to redraw the calendar.
 	Days string `json:"days,omitempty"`
+	// Errors fingerprints the error log (its newest entry) so the page
+	// reloads the recent errors when one is added that changes no day,
+	// such as a terminal outage.
+	Errors string `json:"errors,omitempty"`
 	// Terminal is the Theta Terminal's state (nil when not watched here).
 	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
 }
@@ -325,6 +329,9 @@ func (s *Server) live(ctx context.Context) LiveReply {
 			last = latest(last, d.UpdatedAt, d.StartedAt, d.CompletedAt)
 		}
 		rep.Days = fmt.Sprintf("%d@%d", len(days), last.UnixNano())
+	}
+	if errs, err := s.cfg.Store.Errors(ctx, 1); err == nil && len(errs) > 0 {
+		rep.Errors = fmt.Sprintf("%d@%s/%d", errs[0].Time.UnixNano(), errs[0].Type, len(errs[0].Message))
 	}
 	return rep
 }
