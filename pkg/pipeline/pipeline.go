@@ -148,12 +148,8 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 				return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)
 			}
 		}
-		var lost func(context.Context, spx.TerminalStatus)
-		if o.Coordinator && o.Store != nil {
-			lost = func(ctx context.Context, st spx.TerminalStatus) { recordOutage(ctx, o.Store, st, log) }
-		}
-		p.Terminal = termwatch.New(termwatch.Config{Logger: log, Every: o.TerminalEvery, Lost: lost,
-			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }})
+		p.Terminal = termwatch.New(termwatch.Config{Logger: log, Every: o.TerminalEvery,
+			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }, Lost: outageRecorder(o, log)})
 		p.run(rctx, "terminal watcher", p.Terminal.Run)
 		src = p.Terminal
 	}
