@@ -36,14 +36,15 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 		terminal = func() *spx.TerminalStatus { st := p.Terminal.Status(); return &st }
 		collector.WatchTerminal(terminal)
 	}
+	access := webAccess(cfg, addr)
 	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Terminal: terminal,
-		Follow: p.Coord.FollowStatus, Access: webAccess(cfg, addr), Metrics: collector.Handler(metrics.JetStreamDepth(p.JS)),
+		Follow: p.Coord.FollowStatus, Access: access, Metrics: collector.Handler(metrics.JetStreamDepth(p.JS)),
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})
 			return res.Jobs, err
 		})})
 	log.Info("web page and metrics", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics",
-		"hosts", webAccess(cfg, addr).Hosts, "auth", cfg.WebUser != "")
+		"hosts", access.Hosts, "auth", access.User != "")
 	g.Go(func() error { return live.Run(ctx) })
 	g.Go(func() error { return web.ServeUntilDone(ctx, ln, page) })
 	return ln.Addr().String(), nil
