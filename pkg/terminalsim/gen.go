@@ -10,43 +10,53 @@ import (
 
 // col is one column of a dataset as served: its v2 format name, its v3
 // column name ("" when that generation does not serve it), its decimals
-// (values are fixed-point integers) and whether it is a time of day.
+// (values are fixed-point integers) and whether it is a time of day, and
+// how v3 writes it.
 type col struct {
 	v2, v3 string
 	dec    int
-	time   bool
+	time   timeKind
 }
+
+// timeKind says whether a column is a time of day and how v3 writes it.
+type timeKind uint8
+
+const (
+	timeNone   timeKind = iota
+	timeStamp           // whole seconds, a fraction only when there is one (appendStamp)
+	timeMillis          // always milliseconds (appendISO): eod's created and last_trade
+)
 
 // specs are the served column lists, THETADATA.md verbatim. v2 adds a
 // trailing `date` column to every list.
 var specs = map[spx.Dataset][]col{
 	spx.Greeks: {
-		{"ms_of_day", "timestamp", 0, true}, {"bid", "bid", 2, false}, {"ask", "ask", 2, false},
-		{"delta", "delta", 4, false}, {"theta", "theta", 4, false}, {"vega", "vega", 4, false},
-		{"rho", "rho", 4, false}, {"epsilon", "epsilon", 4, false}, {"lambda", "lambda", 4, false},
-		{"implied_vol", "implied_vol", 4, false}, {"iv_error", "iv_error", 4, false},
-		{"ms_of_day2", "underlying_timestamp", 0, true}, {"underlying_price", "underlying_price", 2, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"bid", "bid", 2, timeNone}, {"ask", "ask", 2, timeNone},
+		{"delta", "delta", 4, timeNone}, {"theta", "theta", 4, timeNone}, {"vega", "vega", 4, timeNone},
+		{"rho", "rho", 4, timeNone}, {"epsilon", "epsilon", 4, timeNone}, {"lambda", "lambda", 4, timeNone},
+		{"implied_vol", "implied_vol", 4, timeNone}, {"iv_error", "iv_error", 4, timeNone},
+		{"ms_of_day2", "underlying_timestamp", 0, timeStamp}, {"underlying_price", "underlying_price", 2, timeNone},
 	},
 	spx.Quote: {
-		{"ms_of_day", "timestamp", 0, true}, {"bid_size", "bid_size", 0, false}, {"bid_exchange", "bid_exchange", 0, false},
-		{"bid", "bid", 2, false}, {"bid_condition", "bid_condition", 0, false}, {"ask_size", "ask_size", 0, false},
-		{"ask_exchange", "ask_exchange", 0, false}, {"ask", "ask", 2, false}, {"ask_condition", "ask_condition", 0, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"bid_size", "bid_size", 0, timeNone}, {"bid_exchange", "bid_exchange", 0, timeNone},
+		{"bid", "bid", 2, timeNone}, {"bid_condition", "bid_condition", 0, timeNone}, {"ask_size", "ask_size", 0, timeNone},
+		{"ask_exchange", "ask_exchange", 0, timeNone}, {"ask", "ask", 2, timeNone}, {"ask_condition", "ask_condition", 0, timeNone},
 	},
 	spx.OHLC: {
-		{"ms_of_day", "timestamp", 0, true}, {"open", "open", 2, false}, {"high", "high", 2, false},
-		{"low", "low", 2, false}, {"close", "close", 2, false}, {"volume", "volume", 0, false},
-		{"count", "count", 0, false}, {"", "vwap", 2, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"open", "open", 2, timeNone}, {"high", "high", 2, timeNone},
+		{"low", "low", 2, timeNone}, {"close", "close", 2, timeNone}, {"volume", "volume", 0, timeNone},
+		{"count", "count", 0, timeNone}, {"", "vwap", 2, timeNone},
 	},
 	spx.EOD: {
-		{"ms_of_day", "created", 0, true}, {"ms_of_day2", "last_trade", 0, true},
-		{"open", "open", 2, false}, {"high", "high", 2, false}, {"low", "low", 2, false}, {"close", "close", 2, false},
-		{"volume", "volume", 0, false}, {"count", "count", 0, false},
-		{"bid_size", "bid_size", 0, false}, {"bid_exchange", "bid_exchange", 0, false}, {"bid", "bid", 2, false},
-		{"bid_condition", "bid_condition", 0, false}, {"ask_size", "ask_size", 0, false},
-		{"ask_exchange", "ask_exchange", 0, false}, {"ask", "ask", 2, false}, {"ask_condition", "ask_condition", 0, false},
+		{"ms_of_day", "created", 0, timeMillis}, {"ms_of_day2", "last_trade", 0, timeMillis},
+		{"open", "open", 2, timeNone}, {"high", "high", 2, timeNone}, {"low", "low", 2, timeNone}, {"close", "close", 2, timeNone},
+		{"volume", "volume", 0, timeNone}, {"count", "count", 0, timeNone},
+		{"bid_size", "bid_size", 0, timeNone}, {"bid_exchange", "bid_exchange", 0, timeNone}, {"bid", "bid", 2, timeNone},
+		{"bid_condition", "bid_condition", 0, timeNone}, {"ask_size", "ask_size", 0, timeNone},
+		{"ask_exchange", "ask_exchange", 0, timeNone}, {"ask", "ask", 2, timeNone}, {"ask_condition", "ask_condition", 0, timeNone},
 	},
 	spx.OpenInterest: {
-		{"ms_of_day", "timestamp", 0, true}, {"open_interest", "open_interest", 0, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"open_interest", "open_interest", 0, timeNone},
 	},
 }
 
@@ -223,7 +233,7 @@ func (g *segment) build() {
 		g.t[i] = yearsTo(r.root, dd.date, ms, exp)
 		g.sqrtT[i] = math.Sqrt(g.t[i])
 		g.disc[i] = math.Exp(-dd.rate * g.t[i])
-		g.ts[i] = appendISO(nil, dd.date, ms)
+		g.ts[i] = appendStamp(nil, dd.date, ms)
 	}
 	s0 := dd.path[0]
 	t0 := yearsTo(r.root, dd.date, msOpen, exp)
@@ -559,7 +569,9 @@ func (g *gen) eod() {
 func (g *gen) openInterest() {
 	s, c := g.seg, g.con
 	v := &g.vals
-	v[0] = 6*3600*1000 + 30*60*1000 + int64(c.h%60000)
+	// Reported once a day around 06:30, in whole seconds as the spec's
+	// example (2024-11-04T06:30:04).
+	v[0] = 6*3600*1000 + 30*60*1000 + int64(c.h%60)*1000
 	m := math.Log(c.k / s.day.path[0])
 	v[1] = int64(20000*math.Exp(-40*m*m)) + int64(c.h>>7%500)
 }

@@ -112,7 +112,7 @@ func TestThirdPartyLumibotOptionHistory(t *testing.T) {
 		}
 		cols := columns(t, body)
 		ts := strs(cols["timestamp"])
-		if len(ts) != 79 || ts[0] != "2024-03-15T09:30:00.000" {
+		if len(ts) != 79 || ts[0] != "2024-03-15T09:30:00" {
 			t.Fatalf("%s: %d timestamps from %v", path, len(ts), ts[:min(1, len(ts))])
 		}
 		for _, v := range ts {
