@@ -43,7 +43,9 @@ func (s *Sim) prepare(r *histReq) ([]*segment, int64, *termError) {
 		return nil, 0, errf(570, "request too large (%d rows, limit %d): ask for less (fewer days, one right, or a strike range)", total, n)
 	}
 	f, _, _ := s.currentFaults()
-	if code := s.errorFault(f); code != 0 {
+	if code := s.errorFault(f); code == 474 {
+		return nil, 0, errf(code, "injected fault: %s", disconnectedMsg)
+	} else if code != 0 {
 		return nil, 0, errf(code, "injected fault %s", statusName(code))
 	}
 	return segs, total, nil

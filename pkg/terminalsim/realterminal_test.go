@@ -3,6 +3,7 @@ package terminalsim
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // Behaviours where the spec's examples and captures of a real v3 terminal
@@ -63,4 +64,50 @@ func index(header []string, name string) int {
 		}
 	}
 	return -1
+}
+
+// A real v3 terminal answers a v2 parameter on a v3 path (exp=, root=)
+// with 410 and a message on migrating to v3 (captures of a real v3
+// terminal, 2026-01, cited by spx issue 22); the simulator answered 473
+// (a missing expiration or symbol) before.
+func TestV3RefusesV2Parameters(t *testing.T) {
+	s := small(t, nil)
+	h := s.V3Handler()
+	exp := firstExp(t, s, "SPXW", day0315)
+	for _, target := range []string{
+		"/v3/option/history/quote?root=SPXW&expiration=" + exp.Compact() + "&date=20240315",
+		"/v3/option/history/quote?symbol=SPXW&exp=" + exp.Compact() + "&date=20240315",
+		"/v3/option/history/eod?root=SPXW&exp=" + exp.Compact() + "&start_date=20240315&end_date=20240315",
+		"/v3/option/list/expirations?root=SPXW",
+		"/v3/option/list/dates/quote?symbol=SPXW&exp=" + exp.Compact(),
+	} {
+		code, hdr, body := get(t, h, target)
+		if code != 410 || !strings.Contains(string(body), "v3") || !strings.Contains(hdr.Get("Content-Type"), "text/plain") {
+			t.Errorf("%s: %d %q, want 410 with a migration message", target, code, body)
+		}
+	}
+	if code, _, _ := get(t, h, "/v3/terminal/mdds/status?root=SPXW"); code != 200 {
+		t.Errorf("health with root=: %d", code)
+	}
+}
+
+// ThetaData's own Python library classifies an error as a lost connection
+// by the word "disconnected" in its message (spx issue 22): every 474, the
+// v2 envelope's error_msg and the v3 body, says it, whether the terminal
+// is disconnected or a 474 is injected.
+func TestDisconnectedMessage(t *testing.T) {
+	down := small(t, func(c *Config) { c.Faults.Disconnect = time.Hour })
+	injected := small(t, func(c *Config) { c.Faults.ErrorRate = map[int]float64{474: 1} })
+	exp := firstExp(t, down, "SPXW", day0315)
+	for _, s := range []*Sim{down, injected} {
+		code, _, body := get(t, s.V2Handler(), "/v2/bulk_hist/option/quote?root=SPXW&exp="+exp.Compact()+"&start_date=20240315&end_date=20240315&ivl=3600000")
+		env := decodeV2(t, body)
+		if code != 474 || env.Header.ErrorType != "DISCONNECTED" || !strings.Contains(env.Header.ErrorMsg, "disconnected") {
+			t.Errorf("v2: %d error_type %q error_msg %q, want 474 DISCONNECTED saying disconnected", code, env.Header.ErrorType, env.Header.ErrorMsg)
+		}
+		code, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&date=20240315&interval=1h")
+		if code != 474 || !strings.Contains(string(body), "disconnected") {
+			t.Errorf("v3: %d %q", code, body)
+		}
+	}
 }

@@ -70,6 +70,9 @@ func (s *Sim) V3Handler() http.Handler {
 		}
 		rt, ok := routes[r.URL.Path]
 		path := r.URL.Path
+		if ok && rt.kind != kindHealth {
+			rt.h = refuseV2Params(rt.h)
+		}
 		if !ok {
 			path = "unknown"
 			rt = route{kindHealth, func(http.ResponseWriter, *http.Request) *termError {
@@ -78,6 +81,25 @@ func (s *Sim) V3Handler() http.Handler {
 		}
 		s.serveRoute(w, r, path, rt, writeV3Error)
 	})
+}
+
+// v2Params are v2 parameter names a v3 terminal refuses with 410 and a
+// migration message (captures of a real v3 terminal, 2026-01, cited by
+// spx issue 22: exp= and root= on a v3 path), with their v3 names.
+var v2Params = []struct{ v2, v3 string }{{"root", "symbol"}, {"exp", "expiration"}}
+
+// refuseV2Params answers 410 to a request that carries a v2 parameter,
+// before h reads anything.
+func refuseV2Params(h func(http.ResponseWriter, *http.Request) *termError) func(http.ResponseWriter, *http.Request) *termError {
+	return func(w http.ResponseWriter, r *http.Request) *termError {
+		q := r.URL.Query()
+		for _, p := range v2Params {
+			if q.Has(p.v2) {
+				return errf(http.StatusGone, "%s= is a v2 parameter and this is a v3 terminal: use %s= (v3 renamed root to symbol and exp to expiration; see ThetaData's v2 to v3 migration guide), or send v2 requests to a v2 terminal", p.v2, p.v3)
+			}
+		}
+		return h(w, r)
+	}
 }
 
 func writeV3Error(w http.ResponseWriter, e *termError) {
