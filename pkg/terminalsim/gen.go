@@ -330,6 +330,9 @@ type gen struct {
 
 func newGen(ds spx.Dataset, segs []*segment) *gen { return &gen{ds: ds, segs: segs} }
 
+// cur is the current row (rowSource).
+func (g *gen) cur() *gen { return g }
+
 // seek positions the generator so the next row is row off (0-based).
 func (g *gen) seek(off int64) {
 	g.si, g.ci, g.ti = 0, 0, 0
@@ -363,21 +366,26 @@ func (g *gen) next() bool {
 		}
 		g.seg, g.con, g.stamp = s, &s.cons[g.ci], g.ti
 		g.ti++
-		switch g.ds {
-		case spx.Greeks:
-			g.greeks()
-		case spx.Quote:
-			g.quote()
-		case spx.OHLC:
-			g.ohlc()
-		case spx.EOD:
-			g.eod()
-		case spx.OpenInterest:
-			g.openInterest()
-		}
+		g.values()
 		return true
 	}
 	return false
+}
+
+// values computes the current row's values.
+func (g *gen) values() {
+	switch g.ds {
+	case spx.Greeks:
+		g.greeks()
+	case spx.Quote:
+		g.quote()
+	case spx.OHLC:
+		g.ohlc()
+	case spx.EOD:
+		g.eod()
+	case spx.OpenInterest:
+		g.openInterest()
+	}
 }
 
 const invSqrt2Pi = 0.3989422804014327

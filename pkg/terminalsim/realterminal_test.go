@@ -1,9 +1,14 @@
 package terminalsim
 
 import (
+	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spx-archive/spx/pkg/spx"
 )
 
 // Behaviours where the spec's examples and captures of a real v3 terminal
@@ -108,6 +113,97 @@ func TestDisconnectedMessage(t *testing.T) {
 		code, _, body = get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&date=20240315&interval=1h")
 		if code != 474 || !strings.Contains(string(body), "disconnected") {
 			t.Errorf("v3: %d %q", code, body)
+		}
+	}
+}
+
+// format=json without a shape option answers the spec's shape, as the
+// spec's examples and captures of a real v3 terminal (Jetty 12, 2026-01,
+// cited by spx issue 22) do: {"response":[row,…]} for lists and
+// {"response":[{"contract":{…},"data":[…]},…]} for history, one element
+// per contract across all the days of the request. Before, the default was
+// columnar and a multi-day answer had one element per contract and day.
+func TestV3JSONSpecShapeByDefault(t *testing.T) {
+	s := small(t, func(c *Config) { c.MaxStrikes = 16 }) // strikes that stay listed over the days
+	h := s.V3Handler()
+	_, _, body := get(t, h, "/v3/option/list/expirations?symbol=SPXW&format=json")
+	if !strings.HasPrefix(string(body), `{"response":[{"symbol":"SPXW","expiration":"`) {
+		t.Fatalf("list: %.120s", body)
+	}
+	exp := s.Expirations("SPXW", spx.NewDate(2024, 3, 11))[2]
+	for _, tc := range []struct{ path, query string }{
+		{"quote", "&expiration=" + exp.Compact() + "&interval=1h&right=call"},
+		{"greeks/first_order", "&expiration=" + exp.Compact() + "&interval=1h"},
+		{"eod", "&expiration=*"},
+	} {
+		target := "/v3/option/history/" + tc.path + "?symbol=SPXW&start_date=20240311&end_date=20240313" + tc.query
+		_, _, csvBody := get(t, h, target)
+		header, rows := readCSV(t, csvBody)
+		code, _, js := get(t, h, target+"&format=json")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", tc.path, code, js)
+		}
+		var env struct {
+			Response []struct {
+				Contract map[string]any   `json:"contract"`
+				Data     []map[string]any `json:"data"`
+			} `json:"response"`
+		}
+		d := json.NewDecoder(bytes.NewReader(js))
+		d.UseNumber()
+		if err := d.Decode(&env); err != nil {
+			t.Fatalf("%s: not the spec's shape: %v %.120s", tc.path, err, js)
+		}
+		seen := map[string]bool{}
+		var got []string
+		days := 0
+		lastExp := ""
+		for _, el := range env.Response {
+			key := jsonString(el.Contract["expiration"]) + " " + jsonString(el.Contract["strike"]) + " " + jsonString(el.Contract["right"])
+			if seen[key] {
+				t.Fatalf("%s: contract %s has more than one element", tc.path, key)
+			}
+			seen[key] = true
+			if e := jsonString(el.Contract["expiration"]); e < lastExp {
+				t.Fatalf("%s: expiration %s after %s", tc.path, e, lastExp)
+			} else {
+				lastExp = e
+			}
+			dates := map[string]bool{}
+			prev := ""
+			for _, row := range el.Data {
+				line := make([]string, len(header))
+				for j, name := range header {
+					v, ok := row[name]
+					if j < 4 {
+						v, ok = el.Contract[name]
+					}
+					if !ok {
+						t.Fatalf("%s: %s missing", tc.path, name)
+					}
+					line[j] = jsonString(v)
+				}
+				ts := line[4]
+				if ts < prev {
+					t.Fatalf("%s %s: %s after %s", tc.path, key, ts, prev)
+				}
+				prev = ts
+				dates[ts[:10]] = true
+				got = append(got, strings.Join(line, ","))
+			}
+			days = max(days, len(dates))
+		}
+		var want []string
+		for _, r := range rows {
+			want = append(want, strings.Join(r, ","))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: the json rows (%d) are not the csv rows (%d)", tc.path, len(got), len(want))
+		}
+		if days != 3 {
+			t.Fatalf("%s: no contract has its rows of all 3 days in its element (%d)", tc.path, days)
 		}
 	}
 }

@@ -42,8 +42,8 @@ type Config struct {
 	// Latency is a real terminal's per-request cost, applied to every list
 	// and history request while it holds a concurrency slot.
 	Latency Latency
-	// JSONShape is the shape of v3 format=json answers: JSONColumnar (the
-	// default) or JSONSpec.
+	// JSONShape is the shape of v3 format=json answers: JSONSpec (the
+	// default) or JSONColumnar.
 	JSONShape string
 	Faults    Faults
 	Logger    *slog.Logger
@@ -122,7 +122,7 @@ func New(cfg Config) *Sim {
 		cfg.TickLimit = 500000
 	}
 	if cfg.JSONShape == "" {
-		cfg.JSONShape = JSONColumnar
+		cfg.JSONShape = JSONSpec
 	}
 	if cfg.PageTTL <= 0 {
 		cfg.PageTTL = 10 * time.Second

@@ -149,7 +149,7 @@ type v3Table struct {
 func (s *Sim) writeV3Table(w http.ResponseWriter, q url.Values, t v3Table) *termError {
 	format := q.Get("format")
 	var b []byte
-	if format == "json" && s.cfg.JSONShape != JSONSpec {
+	if format == "json" && s.cfg.JSONShape == JSONColumnar {
 		w.Header().Set("Content-Type", "application/json")
 		b = append(b, '{')
 		for j, name := range t.cols {
@@ -535,9 +535,12 @@ func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 		head = []byte(`{"response":[`)
 	}
 	var res streamed
-	if format == fmtV3JSON && s.cfg.JSONShape != JSONSpec {
+	switch {
+	case format == fmtV3JSON && s.cfg.JSONShape == JSONColumnar:
 		res = s.streamColumnar(w, r, ds, segs, total)
-	} else {
+	case format == fmtV3JSON:
+		res = s.stream(w, r, newGenByContract(ds, segs), format, total, head, ct)
+	default:
 		res = s.stream(w, r, newGen(ds, segs), format, total, head, ct)
 	}
 	if res.complete {

@@ -75,8 +75,8 @@ func TestV3CSVMatchesDoc(t *testing.T) {
 }
 
 func TestV3NDJSONAndJSONSameValues(t *testing.T) {
-	s := small(t, func(c *Config) { c.JSONShape = JSONSpec })
-	columnar := small(t, nil)
+	s := small(t, nil)
+	columnar := small(t, func(c *Config) { c.JSONShape = JSONColumnar })
 	exp := firstExp(t, s, "SPXW", day0315)
 	base := "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=" + exp.String() + "&date=" + day0315.Compact() + "&interval=5m"
 	_, _, csvBody := get(t, s.V3Handler(), base)
@@ -140,7 +140,7 @@ func TestV3NDJSONAndJSONSameValues(t *testing.T) {
 	if i != len(rows) {
 		t.Fatalf("json: %d rows want %d", i, len(rows))
 	}
-	// The default columnar shape: one array per column, in row order.
+	// The columnar shape: one array per column, in row order.
 	_, _, js = get(t, columnar.V3Handler(), base+"&format=json")
 	var cols map[string][]any
 	d = json.NewDecoder(bytes.NewReader(js))
