@@ -49,7 +49,12 @@ func contractCases(s *Sim, exp spx.Date) map[string]contractCase {
 		return q
 	}
 	rt := map[string]string{"request_type": "quote"}
+	atTime := url.Values{"symbol": {"SPXW"}, "expiration": {exp.Compact()}, "start_date": {day0315.Compact()},
+		"end_date": {day0315.Compact()}, "time_of_day": {"10:00:00.000"}}
 	return map[string]contractCase{
+		"/option/list/symbols":                  {nil, url.Values{}},
+		"/option/at_time/quote":                 {nil, atTime},
+		"/option/at_time/trade":                 {nil, atTime},
 		"/option/list/expirations":              {nil, url.Values{"symbol": {"SPXW"}}},
 		"/option/list/strikes":                  {nil, url.Values{"symbol": {"SPXW"}, "expiration": {exp.Compact()}}},
 		"/option/list/dates/{request_type}":     {rt, url.Values{"symbol": {"SPXW"}, "expiration": {exp.Compact()}}},

@@ -29,6 +29,7 @@
 //
 // Known simplifications: the v3 `tick` interval is served at 1m; v2 `rth`
 // is ignored (regular hours only); intraday windows finer than 23401 stamps
-// a day answer 570; greeks' rate and dividend parameters are ignored; the
-// trade variants of the v3 list endpoints are not served.
+// a day answer 570; greeks' rate and dividend parameters are ignored;
+// trades (trades.go: ohlc bars, at_time/trade, the trade lists) have
+// placeholder sizes and conditions and no history/trade endpoint.
 package terminalsim

@@ -101,6 +101,9 @@ type histReq struct {
 	hasMaxDTE   bool
 	maxDTE      int
 	strikeRange int
+	// atTime: an at_time request, one stamp a day (startMs = endMs), not
+	// a job's history.
+	atTime bool
 }
 
 // contract is one option contract of a segment with its per-day constants.
@@ -201,9 +204,12 @@ func inStrikeRange(ks []float64, spot float64, n int) []float64 {
 
 func (m *market) segment(dd *day, r *histReq, exp spx.Date) *segment {
 	g := &segment{m: m, req: r, root: r.root, date: dd.date, exp: exp, day: dd, intraday: r.ds.Intraday(), dateInt: int64(dd.date.Int())}
-	if g.intraday {
+	switch {
+	case r.atTime:
+		g.stamps = []int32{atTimeStamp(dd, r)}
+	case g.intraday:
 		g.stamps = stampsFor(dd, r)
-	} else {
+	default:
 		g.stamps = []int32{dd.session.CloseMsOfDay()}
 	}
 	for _, k := range inStrikeRange(m.strikes(dd, exp), dd.path[0], r.strikeRange) {
@@ -245,9 +251,9 @@ func (g *segment) build() {
 			}
 			c := contract{k: k, lnK: math.Log(k), tenths: int64(math.Round(k * 1000)), call: right == 'C'}
 			c.sigma = volOf(dd.atmVol, s0, k, t0)
-			c.h = hash(g.m.seed, 7, uint64(dd.date), uint64(exp), uint64(c.tenths), uint64(right), uint64(len(r.root)))
+			c.h = contractHash(g.m.seed, dd.date, exp, c.tenths, right, r.root)
 			c.placeholder = unit(mix(c.h)) < 0.03
-			c.tradeP = 0.05 + 0.6*math.Exp(-20*math.Abs(math.Log(k/s0)))
+			c.tradeP = tradeP(k, s0)
 			c.v3CSV, c.v3JSON, c.v2CSV, c.v2Contract = contractPrefixes(r.root, exp, c.tenths, right)
 			g.cons = append(g.cons, c)
 		}
@@ -385,6 +391,8 @@ func (g *gen) values() {
 		g.eod()
 	case spx.OpenInterest:
 		g.openInterest()
+	case dsTrade:
+		g.trade()
 	}
 }
 
@@ -525,8 +533,8 @@ func (g *gen) ohlc() {
 	s, c, i := g.seg, g.con, g.stamp
 	v := &g.vals
 	v[0] = int64(s.stamps[i])
-	h := mix(c.h ^ uint64(i)<<20)
-	if unit(h) >= c.tradeP {
+	h, trades := c.minuteTrades(i)
+	if !trades {
 		v[1], v[2], v[3], v[4], v[5], v[6], v[7] = 0, 0, 0, 0, 0, 0, 0
 		return
 	}
@@ -542,7 +550,7 @@ func (g *gen) ohlc() {
 	}
 	hi := max(op, cl) + int64(h>>8&1)*tick
 	lo := max(min(op, cl)-int64(h>>9&1)*tick, 5)
-	vol := int64(1 + (h>>12)%50)
+	vol := minuteVolume(h)
 	v[1], v[2], v[3], v[4] = op, hi, lo, cl
 	v[5], v[6] = vol, 1+vol/5
 	v[7] = (op + hi + lo + cl + 2) / 4

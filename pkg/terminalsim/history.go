@@ -16,7 +16,7 @@ const maxStamps = 23401
 // jobKey is the spx.JobKey string of a request for one date and one
 // expiration ("" otherwise: such requests are not tracked per job).
 func (r *histReq) jobKey() string {
-	if r.allExp || r.from != r.to {
+	if r.allExp || r.from != r.to || r.atTime {
 		return ""
 	}
 	return spx.JobKey{Dataset: r.ds, Root: r.root, Date: r.from, Expiration: r.exp}.String()

@@ -223,7 +223,7 @@ func (s *Sim) completed(r *histReq, segs []*segment, rows int64) {
 		s.stats.Completed[key]++
 		return
 	}
-	if !r.allExp || r.from != r.to {
+	if !r.allExp || r.from != r.to || r.atTime {
 		return
 	}
 	for _, g := range segs {
