@@ -9,8 +9,9 @@
 #   spx-w1..3  10.77.0.31… spx fetcher + spx writer, through the proxy
 #
 # It shows that a worker host calling the terminal directly gets 476 while
-# the proxy path works, that NATS on a non-loopback address without
-# credentials is refused, then processes days, cuts worker host w1's link
+# the proxy path works (and refuses the terminal's shutdown path), that NATS
+# and the web page on a non-loopback address without credentials are
+# refused, then processes days, cuts worker host w1's link
 # mid-run (ip link set … down) and checks the run still completes and
 # verifies. Namespaces, links and processes are removed on exit, even on
 # failure. Exits non-zero on any failure.
@@ -118,6 +119,9 @@ log "w2 -> terminal via proxy: HTTP $proxied"
 noauth=$(on w2 curl -s -o /dev/null -w '%{http_code}' "http://${addr[term]}:25580$expirations")
 log "w2 -> proxy without token: HTTP $noauth"
 [ "$noauth" = 401 ] || fail "the proxy without a token answered $noauth, want 401"
+shutdown=$(on w2 curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://${addr[term]}:25580/v3/terminal/shutdown")
+log "w2 -> proxy /v3/terminal/shutdown: HTTP $shutdown"
+[ "$shutdown" = 403 ] || fail "the proxy forwarded the terminal's shutdown path ($shutdown), want 403"
 
 # ---- coordinator host.
 mkdir -p "$work/coord" "$work/shared"
@@ -132,12 +136,23 @@ fi
 grep -q "refusing" "$work/refusal.log" || fail "no refusal message: $(cat "$work/refusal.log")"
 log "coordinator without NATS credentials on ${addr[coord]}: refused ($(grep -o 'refusing[^:]*' "$work/refusal.log" | head -1))"
 
-export SPX_NATS_USER=spx SPX_NATS_PASSWORD
+if on coord "$spx" coordinator --db "$work/coord/refuse.db" --listen 127.0.0.1:0 --monitor "" \
+  --http "${addr[coord]}:8080" "${common[@]}" >"$work/refusal-web.log" 2>&1; then
+  fail "the coordinator served the web page on ${addr[coord]} without web credentials"
+fi
+grep -q "web.user and web.password" "$work/refusal-web.log" || fail "no web refusal message: $(cat "$work/refusal-web.log")"
+log "coordinator without web credentials on ${addr[coord]}:8080: refused"
+
+export SPX_NATS_USER=spx SPX_NATS_PASSWORD SPX_WEB_USER=ops SPX_WEB_PASSWORD
 SPX_NATS_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SPX_WEB_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+web=(-u "ops:$SPX_WEB_PASSWORD")
 nats="nats://${addr[coord]}:4222"
 bg coord coordinator env SPX_NATS_STORE_DIR="$work/coord/nats" "$spx" coordinator --db "$work/coord/spx.db" \
   --listen "${addr[coord]}:4222" --monitor 127.0.0.1:8222 --http "${addr[coord]}:8080" "${common[@]}"
-wait_for "coordinator web page" 30 on w1 curl -fsS "http://${addr[coord]}:8080/metrics"
+wait_for "coordinator web page" 30 on w1 curl -fsS "${web[@]}" "http://${addr[coord]}:8080/metrics"
+noauth=$(on w1 curl -s -o /dev/null -w '%{http_code}' "http://${addr[coord]}:8080/metrics")
+[ "$noauth" = 401 ] || fail "/metrics without the web credentials answered $noauth, want 401"
 
 # ---- worker hosts: fetchers and writers join the coordinator's NATS; the
 # archive directory stands for shared storage (NFS, say).
@@ -148,7 +163,7 @@ for w in w1 w2 w3; do
 done
 
 workers_up() {
-  [ "$(on w1 curl -fsS "http://${addr[coord]}:8080/metrics" | awk '/^spx_workers_connected/ {s+=$2} END {print s+0}')" -ge 6 ]
+  [ "$(on w1 curl -fsS "${web[@]}" "http://${addr[coord]}:8080/metrics" | awk '/^spx_workers_connected/ {s+=$2} END {print s+0}')" -ge 6 ]
 }
 wait_for "six worker processes" 30 workers_up
 log "workers connected:"
@@ -161,7 +176,7 @@ ip netns exec spx-coord "$spx" process-range "${dates[0]}" "${dates[-1]}" --nats
   >"$work/process.log" 2>&1 &
 proc=$!
 pids+=($proc)
-written() { on w2 curl -fsS "http://${addr[coord]}:8080/metrics" | awk -F' ' '/^spx_jobs_total\{outcome="written"\}/ {print $2}'; }
+written() { on w2 curl -fsS "${web[@]}" "http://${addr[coord]}:8080/metrics" | awk -F' ' '/^spx_jobs_total\{outcome="written"\}/ {print $2}'; }
 for _ in $(seq 1 300); do
   n=$(written || true)
   [ "${n:-0}" -ge 3 ] && break
@@ -182,7 +197,7 @@ on coord "$spx" status --nats "$nats" --db "$work/coord/spx.db" --format table |
 on coord "$spx" verify --nats "$nats" --db "$work/coord/spx.db" --output-dir "$work/shared/parquet" --format table >"$work/verify.log" 2>&1 ||
   fail "verify failed: $(tail -n 20 "$work/verify.log")"
 log "verify: $(tail -n 1 "$work/verify.log")"
-fails=$(on w2 curl -fsS "http://${addr[coord]}:8080/metrics" | grep -E '^spx_(jobs_total|rows_written_total|workers_connected)' || true)
+fails=$(on w2 curl -fsS "${web[@]}" "http://${addr[coord]}:8080/metrics" | grep -E '^spx_(jobs_total|rows_written_total|workers_connected)' || true)
 log "metrics after the run:"
 printf '%s\n' "$fails" | sed 's/^/    /'
 failed=0

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,16 +35,24 @@ func TestConfigValidateDeep(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatalf("%v: %q %q", err, out, stderr)
 			}
-			if len(rep.Deep) != 11 {
-				t.Fatalf("%d deep checks, want 11 (3 lists, 5 datasets, expiration=* of 3): %+v", len(rep.Deep), rep.Deep)
+			if len(rep.Deep) != 16 {
+				t.Fatalf("%d deep checks, want 16 (3 lists, 5 datasets, expiration=* of 3, and the v3 endpoints spx does not read: symbols, trade lists, at_time quote and trade): %+v", len(rep.Deep), rep.Deep)
 			}
-			var diffs []string
+			var diffs, names []string
 			for _, ch := range rep.Deep {
+				names = append(names, ch.Endpoint)
 				if ch.Rows == 0 && tc.bad == "" {
 					t.Errorf("%s: no rows", ch.Endpoint)
 				}
 				for _, d := range ch.Differences {
 					diffs = append(diffs, ch.Endpoint+": "+d)
+				}
+			}
+			// The endpoints issue 22 added to the simulator are checked too.
+			for _, want := range []string{"/option/list/symbols", "/option/list/dates/{request_type} request_type=trade",
+				"/option/list/contracts/{request_type} request_type=trade", "/option/at_time/quote", "/option/at_time/trade"} {
+				if !slices.Contains(names, want) {
+					t.Errorf("no deep check of %s: %v", want, names)
 				}
 			}
 			if tc.bad == "" {

@@ -117,6 +117,9 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 	}
 	// The terminal answered just now (Preflight).
 	po = pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg)}
+	if o.Now != nil {
+		po.Clock = optionsClock{o.Now} // the coordinator decides what is final on the command's clock
+	}
 	if connErr == nil {
 		po.Config.NATSURL = url // a server without a coordinator: join it
 		nc.Close()

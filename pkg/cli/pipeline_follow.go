@@ -173,6 +173,9 @@ func writeSummary(w io.Writer, prog []coordinator.DayProgress) (failed bool) {
 
 // processDates enqueues through the control API and follows to completion.
 func processDates(ctx context.Context, o *Options, out, errw io.Writer, req coordinator.EnqueueRequest) error {
+	if err := checkEnqueue(ctx, o, req); err != nil {
+		return err
+	}
 	log := quietLogger(o, errw)
 	cl, err := connectCluster(ctx, o, log, true)
 	if err != nil {
@@ -181,10 +184,12 @@ func processDates(ctx context.Context, o *Options, out, errw io.Writer, req coor
 	defer cl.Close()
 	res, err := cl.client.Enqueue(ctx, req)
 	if err != nil {
-		return fmt.Errorf("enqueueing: %w", err)
+		return refusal("enqueueing", err)
 	}
 	reportEnqueue(errw, res)
-	dates := append(append([]spx.Date(nil), res.Days...), res.NoData...)
+	// Days waiting for the terminal are followed too: their jobs appear
+	// once it answers and they are planned.
+	dates := append(append(append([]spx.Date(nil), res.Days...), res.NoData...), res.Waiting...)
 	if len(dates) == 0 {
 		if len(res.NotListed) > 0 {
 			return fmt.Errorf("no day could be planned: the terminal did not list contracts (see above)")
@@ -206,9 +211,14 @@ func processDates(ctx context.Context, o *Options, out, errw io.Writer, req coor
 var errFailed = fmt.Errorf("some days did not complete")
 
 func reportEnqueue(w io.Writer, res coordinator.EnqueueResult) {
+	if len(res.Waiting) > 0 && len(res.Skipped) == 0 {
+		// Nothing was planned yet: the one line says why.
+		reportWaiting(w, res.Waiting, res.Terminal)
+		return
+	}
 	fmt.Fprintf(w, "queued %d jobs for %d days", res.Jobs, len(res.Days))
 	if len(res.Skipped) > 0 {
-		fmt.Fprintf(w, "; %d days already complete or not trading days", len(res.Skipped))
+		fmt.Fprintf(w, "; %d days already complete", len(res.Skipped))
 	}
 	if len(res.NoData) > 0 {
 		fmt.Fprintf(w, "; %d days without contracts", len(res.NoData))
@@ -217,4 +227,5 @@ func reportEnqueue(w io.Writer, res coordinator.EnqueueResult) {
 	for _, e := range res.NotListed {
 		fmt.Fprintf(w, "could not plan %s\n", e)
 	}
+	reportWaiting(w, res.Waiting, res.Terminal)
 }

@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/spx-archive/spx/pkg/config"
 	"github.com/spx-archive/spx/pkg/coordinator"
 	"github.com/spx-archive/spx/pkg/metrics"
 	"github.com/spx-archive/spx/pkg/pipeline"
+	"github.com/spx-archive/spx/pkg/queue"
 	"github.com/spx-archive/spx/pkg/spx"
+	"github.com/spx-archive/spx/pkg/termproxy"
 	"github.com/spx-archive/spx/pkg/web"
 	"github.com/spx-archive/spx/pkg/web/pipelinestats"
 )
@@ -34,17 +36,60 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 		terminal = func() *spx.TerminalStatus { st := p.Terminal.Status(); return &st }
 		collector.WatchTerminal(terminal)
 	}
+	access := webAccess(cfg, addr)
 	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Terminal: terminal,
-		Follow: p.Coord.FollowStatus,
+		Follow: p.Coord.FollowStatus, Access: access, Metrics: collector.Handler(metrics.JetStreamDepth(p.JS)),
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})
 			return res.Jobs, err
 		})})
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", collector.Handler(metrics.JetStreamDepth(p.JS)))
-	mux.Handle("/", page)
-	log.Info("web page and metrics", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics")
+	log.Info("web page and metrics", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics",
+		"hosts", access.Hosts, "auth", access.User != "")
 	g.Go(func() error { return live.Run(ctx) })
-	g.Go(func() error { return web.ServeUntilDone(ctx, ln, mux) })
+	g.Go(func() error { return web.ServeUntilDone(ctx, ln, page) })
 	return ln.Addr().String(), nil
+}
+
+// webAccess is who may use the page served on addr: the names of web.hosts
+// and the one addr names (besides localhost and IP addresses), with
+// web.user and web.password when set.
+func webAccess(cfg config.Config, addr string) web.Access {
+	return web.Access{Hosts: cfg.WebHosts, User: cfg.WebUser, Password: cfg.WebPassword}.WithListenHost(addr)
+}
+
+// checkExposure refuses, before anything is created, to serve what other
+// machines could use unchecked: the web page and /metrics (--http) on a
+// non-loopback address without web.user and web.password, the embedded
+// NATS server's clients (--listen) there without credentials, and its
+// monitoring port (--monitor) there at all. Commands without --http serve
+// none of them.
+func checkExposure(ctx context.Context, o *Options, cmd *cobra.Command, f roleFlags) error {
+	flags := cmd.Flags()
+	if flags.Lookup("http") == nil {
+		return nil
+	}
+	cfg, err := resolveConfigShared(ctx, o)
+	if err != nil {
+		return err
+	}
+	if f.http != "" && !termproxy.IsLoopback(f.http) && (cfg.WebUser == "" || cfg.WebPassword == "") {
+		return Usagef("refusing to serve the web page and /metrics without credentials on --http %s, which other machines can reach "+
+			"(anyone reaching it could read the archive's state and retry days): set web.user and web.password (SPX_WEB_USER, SPX_WEB_PASSWORD; "+
+			"browsers and Prometheus then send them) and list the names people use to reach it in web.hosts; or serve on 127.0.0.1 and "+
+			"reach it through ssh -L 8080:127.0.0.1:8080", f.http)
+	}
+	if cfg.NATSURL != "" {
+		return nil // no embedded server: --listen and --monitor are not used
+	}
+	so := queue.ServerOptions{Listen: cfg.NATSListen, Monitor: cfg.NATSMonitor, Auth: pipeline.NATSAuth(cfg)}
+	if f.listen != "" {
+		so.Listen = f.listen
+	}
+	if flags.Changed("monitor") {
+		so.Monitor = f.monitor
+	}
+	if err := so.CheckExposure(); err != nil {
+		return Usage(err)
+	}
+	return nil
 }

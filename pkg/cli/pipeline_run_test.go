@@ -205,7 +205,7 @@ func TestRunRefusesOpenListenWithoutCredentials(t *testing.T) {
 	t.Setenv("SPX_NATS_STORE_DIR", filepath.Join(dir, "nats"))
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), []string{"run", "--listen", "0.0.0.0:0", "--http", "", "--db", filepath.Join(dir, "spx.db"), "--terminal", "http://127.0.0.1:1"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "refusing") || !strings.Contains(errb.String(), "nats.user") {
+	if code != 2 || !strings.Contains(errb.String(), "refusing") || !strings.Contains(errb.String(), "nats.user") {
 		t.Fatalf("exit %d, stderr %s", code, errb.String())
 	}
 }

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,9 +50,6 @@ func newProcessRangeCommand(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkRange("start", "end", from, to, time.Now()); err != nil {
-				return err
-			}
 			return processDates(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr(), coordinator.EnqueueRequest{From: from, To: to})
 		},
 	}
@@ -88,7 +83,10 @@ func newEnqueueGapsCommand(o *Options) *cobra.Command {
 		Use:   "enqueue-gaps",
 		Short: "Queue every missing trading day on the running coordinator and return",
 		Long: `Ask the running coordinator (spx run or spx coordinator) to plan and queue
-every gap day, then return without waiting. Follow the work with spx status.`,
+every gap day, then return without waiting. Follow the work with spx status.
+While the Theta Terminal is not up the days are recorded as queued and
+planned by the coordinator once it answers; the command says so and
+returns at once.`,
 		Example: "  spx enqueue-gaps --start-date 2024-01-01",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -105,14 +103,19 @@ every gap day, then return without waiting. Follow the work with spx status.`,
 }
 
 func runEnqueueGaps(ctx context.Context, o *Options, out io.Writer, req coordinator.EnqueueRequest) error {
+	if err := checkEnqueue(ctx, o, req); err != nil {
+		return err
+	}
 	cl, err := connectCluster(ctx, o, o.Logger(), false)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	// With the terminal down the coordinator records the days and answers
+	// at once (planning waits for the terminal).
 	res, err := cl.client.Enqueue(ctx, req)
 	if err != nil {
-		return fmt.Errorf("enqueueing: %w", err)
+		return refusal("enqueueing", err)
 	}
 	reportEnqueue(out, res)
 	if len(res.NotListed) > 0 {
@@ -131,11 +134,6 @@ func gapRequest(start, end string) (coordinator.EnqueueRequest, error) {
 	}
 	if end != "" {
 		if req.To, err = parseDateFlag("end-date", end); err != nil {
-			return req, err
-		}
-	}
-	if !req.From.IsZero() && !req.To.IsZero() {
-		if err := checkRange("start-date", "end-date", req.From, req.To, time.Now()); err != nil {
 			return req, err
 		}
 	}

@@ -59,6 +59,11 @@ the pipeline runs in this process for the duration. --no-wait returns at once.`,
 }
 
 func runRetry(ctx context.Context, o *Options, out, errw io.Writer, req coordinator.RetryRequest, noWait bool) error {
+	if len(req.Dates) > 0 {
+		if err := checkEnqueue(ctx, o, coordinator.EnqueueRequest{Dates: req.Dates}); err != nil {
+			return err
+		}
+	}
 	cl, err := connectCluster(ctx, o, quietLogger(o, errw), !noWait)
 	if err != nil {
 		return err
@@ -66,17 +71,18 @@ func runRetry(ctx context.Context, o *Options, out, errw io.Writer, req coordina
 	defer cl.Close()
 	res, err := cl.client.Retry(ctx, req)
 	if err != nil {
-		return fmt.Errorf("retrying: %w", err)
+		return refusal("retrying", err)
 	}
 	fmt.Fprintf(errw, "queued %d jobs again for %d days\n", res.Jobs, len(res.Days))
-	if res.Jobs == 0 {
+	reportWaiting(errw, res.Waiting, res.Terminal)
+	if len(res.Days)+len(res.Waiting) == 0 {
 		fmt.Fprintln(out, "Nothing to retry: no failed or dead jobs on those days.")
 		return nil
 	}
 	if noWait {
 		return nil
 	}
-	prog, err := follow(ctx, cl.client, res.Days, errw, isTerminal(errw))
+	prog, err := follow(ctx, cl.client, append(res.Days, res.Waiting...), errw, isTerminal(errw))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -34,6 +35,17 @@ type Options struct {
 
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// Now is the clock that decides which days are final (nil: the wall
+	// clock); tests set it, and a pipeline started in-process runs on it.
+	Now func() time.Time
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 // Logger returns the slog logger the flags ask for, writing to stderr.
@@ -120,7 +132,12 @@ server and every role in one process.`,
 // Main runs the CLI with args and returns the process exit code: 0 ok,
 // 1 failure, 2 usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := &Options{Stdout: stdout, Stderr: stderr}
+	return execute(ctx, &Options{Stdout: stdout, Stderr: stderr}, args)
+}
+
+// execute is Main with the options given (tests set o.Now).
+func execute(ctx context.Context, o *Options, args []string) int {
+	stdout, stderr := o.Stdout, o.Stderr
 	root := NewRootCommand(o)
 	root.SetArgs(args)
 	root.SetOut(stdout)

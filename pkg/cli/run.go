@@ -42,7 +42,10 @@ address other than loopback needs credentials (nats.user/nats.password,
 nats.token, nats.nkey_seed_file or mutual TLS), see docs/multi-machine.md.
 
 The web page and Prometheus /metrics are served on --http (default
-127.0.0.1:8080; --http="" turns them off).
+127.0.0.1:8080; --http="" turns them off); on an address other machines
+reach they need web.user and web.password (basic auth), and they answer only
+to localhost, IP addresses, the --http host and the names in web.hosts.
+Monitoring (--monitor) stays on loopback: nats-server does not authenticate it.
 
 With nats.url set (--nats) no server is started: every role connects there.
 Queue work with spx process, spx process-gaps or spx enqueue-gaps.`,
@@ -66,8 +69,8 @@ func addRoleFlags(cmd *cobra.Command, f *roleFlags, server, fetchers, writers bo
 	}
 	if server {
 		cmd.Flags().StringVar(&f.listen, "listen", "", "embedded NATS client address (nats.listen, default 127.0.0.1:4222)")
-		cmd.Flags().StringVar(&f.monitor, "monitor", "", `embedded NATS monitoring address (nats.monitor, default 127.0.0.1:8222; "" turns it off)`)
-		cmd.Flags().StringVar(&f.http, "http", defaultHTTP, `web page and /metrics address; "" turns them off`)
+		cmd.Flags().StringVar(&f.monitor, "monitor", "", `embedded NATS monitoring address, loopback only (nats.monitor, default 127.0.0.1:8222; "" turns it off)`)
+		cmd.Flags().StringVar(&f.http, "http", defaultHTTP, `web page and /metrics address; "" turns them off; a non-loopback one needs web.user and web.password`)
 		cmd.Flags().BoolVar(&f.follow, "follow", true, "enqueue each trading day by itself once final (follow.delay after the close) and re-check failed days every follow.recheck (follow.enabled; --follow=false turns it off)")
 	}
 }
@@ -82,6 +85,9 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	flags := cmd.Flags()
 	if flags.Changed("fetchers") && f.fetchers < 0 || flags.Changed("writers") && f.writers < 0 {
 		return Usagef("--fetchers and --writers must not be negative")
+	}
+	if err := checkExposure(ctx, o, cmd, f); err != nil {
+		return err
 	}
 	// Data directories 0700 and files 0600: the archive, the status
 	// database and the JetStream store are this user's alone.

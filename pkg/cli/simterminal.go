@@ -57,7 +57,7 @@ generation. Statistics are at /sim/stats on both listeners.`,
 	fl.Float64Var(&f.cfg.Faults.ExpireRate, "expire-rate", 0, "probability a v2 page continuation has expired (477)")
 	fl.DurationVar(&f.cfg.Latency.FirstByte, "first-byte-delay", 0, "per list/history request, like a real terminal: wait this long (holding a concurrency slot) before answering")
 	fl.Int64Var(&f.cfg.Latency.BytesPerSecond, "bytes-per-sec", 0, "per list/history request: send the answer at most this fast (0 = unlimited)")
-	fl.StringVar(&f.cfg.JSONShape, "json-shape", terminalsim.JSONColumnar, "v3 format=json answers: columnar (as real terminals answer, per third-party clients) or spec (the OpenAPI examples' shape)")
+	fl.StringVar(&f.cfg.JSONShape, "json-shape", terminalsim.JSONSpec, "v3 format=json answers: spec ({\"response\":[…]}, the OpenAPI examples' shape and a real v3 terminal's) or columnar ({\"column\":[…]}, what some third-party clients read)")
 	fl.StringVar(&f.badData, "bad-data", "", "malformed v3 CSV history answers: header, nan, inf, fields or empty")
 	return cmd
 }

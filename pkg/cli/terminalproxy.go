@@ -36,8 +36,14 @@ func newTerminalProxyCommand(o *Options) *cobra.Command {
 
 The terminal answers requests from one client address only (476 WRONG_IP),
 so remote fetchers must not call it directly: they call this proxy, which
-checks their token and forwards every request to the terminal from
-loopback, streaming the answer back as it arrives.
+checks their token and forwards their requests to the terminal from
+loopback, streaming the answer back as it arrives. It forwards GET and HEAD
+of the terminal's read-only endpoints only: /v3/{option,stock,index}/
+{list,history,snapshot,at_time}/..., /v3/calendar/..., /v3/interest_rate/
+history/..., /v3/terminal/{mdds,fpss}/status and their v2 counterparts
+(/v2/list/, /v2/hist/, /v2/bulk_hist/, /v2/snapshot/, /v2/at_time/,
+/v2/page/, /v2/system/{mdds,fpss}/status); any other method is answered 405
+and any other path (/v3/terminal/shutdown, flat files) 403.
 
 Clients send "Authorization: Bearer <token>". The token comes from
 --token-file, --token or the SPX_PROXY_TOKEN environment variable (first

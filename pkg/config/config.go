@@ -36,6 +36,11 @@ type Config struct {
 
 	ThetaToken string // thetadata.token: bearer token for spx terminal-proxy (never logged)
 
+	// The web page and /metrics (--http).
+	WebHosts    []string // web.hosts: Host names answered besides localhost, IPs and the --http host
+	WebUser     string   // web.user: HTTP basic auth user ("" = none; loopback only)
+	WebPassword string   // web.password (never logged)
+
 	// NATS security (docs/multi-machine.md). The same keys configure the
 	// embedded server (what it accepts) and every role's client side.
 	NATSUser             string // nats.user

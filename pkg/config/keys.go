@@ -171,6 +171,27 @@ var Keys = []Key{
 		get:         func(c Config) string { return formatDuration(c.FollowRecheck) },
 	},
 	{
+		Name: "web.hosts", Default: "",
+		Description: "host names the web page and /metrics answer to (the Host header), comma-separated, besides localhost, IP addresses and the --http host; others get 421 (DNS rebinding)",
+		Validate:    validateHostNames,
+		set:         func(c *Config, v string) { c.WebHosts = splitList(v) },
+		get:         func(c Config) string { return strings.Join(c.WebHosts, ",") },
+	},
+	{
+		Name: "web.user", Default: "",
+		Description: "user name the web page and /metrics require (HTTP basic auth, with web.password); needed to serve --http on an address other machines reach",
+		Validate:    validateWebUser,
+		set:         func(c *Config, v string) { c.WebUser = v },
+		get:         func(c Config) string { return c.WebUser },
+	},
+	{
+		Name: "web.password", Default: "",
+		Description: "password of web.user (never shown or logged)",
+		Validate:    noSpace,
+		set:         func(c *Config, v string) { c.WebPassword = v },
+		get:         func(c Config) string { return c.WebPassword },
+	},
+	{
 		Name: "processing.output_dir", Default: "./data/parquet",
 		Description: "the Parquet archive: a directory, or s3://bucket/prefix on S3-compatible object storage (see s3.*)",
 		Validate:    validateOutputDir,
@@ -250,7 +271,7 @@ var Keys = []Key{
 	},
 	{
 		Name: "nats.monitor", Default: "127.0.0.1:8222",
-		Description: "monitoring address of the embedded NATS server (host:port)",
+		Description: "monitoring address of the embedded NATS server (host:port), loopback only: nats-server does not authenticate it",
 		Validate:    validateHostPort,
 		set:         func(c *Config, v string) { c.NATSMonitor = v },
 		get:         func(c Config) string { return c.NATSMonitor },
@@ -353,6 +374,24 @@ func validateBool(v string) error {
 		return errors.New("must be true or false")
 	}
 	return nil
+}
+
+// validateHostNames checks web.hosts: names as a browser puts them in the
+// Host header, without scheme, port or wildcard.
+func validateHostNames(v string) error {
+	for _, h := range splitList(v) {
+		if strings.ContainsAny(h, " \t/:*@[]") || strings.HasPrefix(h, ".") {
+			return fmt.Errorf("%q is not a host name: give names only, comma-separated, e.g. spx.example.lan,archive-host (no scheme, port or wildcard)", h)
+		}
+	}
+	return nil
+}
+
+func validateWebUser(v string) error {
+	if strings.Contains(v, ":") {
+		return errors.New("must not contain a colon (HTTP basic auth separates user and password with one)")
+	}
+	return noSpace(v)
 }
 
 func validateReplicas(v string) error {

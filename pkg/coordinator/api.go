@@ -225,7 +225,11 @@ func (s *Service) serveAPI(ctx context.Context) (micro.Service, error) {
 			defer cancel()
 			v, err := fn(ctx, req.Data())
 			if err != nil {
-				_ = req.Error("500", err.Error(), nil)
+				code := "500"
+				if spx.IsRefused(err) {
+					code = refusedCode // the request, not a fault: nothing was recorded
+				}
+				_ = req.Error(code, err.Error(), nil)
 				return
 			}
 			_ = req.RespondJSON(v)
@@ -238,24 +242,6 @@ func (s *Service) serveAPI(ctx context.Context) (micro.Service, error) {
 	return svc, nil
 }
 
-// resolveDates expands an enqueue request into trade dates.
-func (s *Service) resolveDates(ctx context.Context, req EnqueueRequest) ([]spx.Date, error) {
-	if len(req.Dates) > 0 {
-		return req.Dates, nil
-	}
-	if req.Gaps {
-		return s.Gaps(ctx, req.From, req.To)
-	}
-	if req.From.IsZero() || req.To.IsZero() || req.To < req.From {
-		return nil, fmt.Errorf("enqueue needs dates, a range from <= to, or gaps (got %s..%s)", req.From, req.To)
-	}
-	var dates []spx.Date
-	for d := req.From; d <= req.To; d++ {
-		dates = append(dates, d)
-	}
-	return dates, nil
-}
-
 func decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return nil
@@ -265,6 +251,10 @@ func decode(data []byte, v any) error {
 	}
 	return nil
 }
+
+// refusedCode is the control API's error code for a refused request
+// (*spx.RefusedError); the client gives the same error back.
+const refusedCode = "400"
 
 // Client calls the coordinator's control API.
 type Client struct {
@@ -295,6 +285,9 @@ func (c *Client) call(ctx context.Context, endpoint string, req, reply any) erro
 		return fmt.Errorf("calling the coordinator (%s): %w", endpoint, err)
 	}
 	if e := msg.Header.Get(micro.ErrorHeader); e != "" {
+		if msg.Header.Get(micro.ErrorCodeHeader) == refusedCode {
+			return &spx.RefusedError{Msg: e}
+		}
 		return fmt.Errorf("coordinator: %s", e)
 	}
 	if reply == nil {

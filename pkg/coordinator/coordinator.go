@@ -11,13 +11,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"maps"
 	"path"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +22,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/spx-archive/spx/pkg/calendar"
 	"github.com/spx-archive/spx/pkg/queue"
 	"github.com/spx-archive/spx/pkg/spx"
 )
@@ -109,7 +105,8 @@ type Service struct {
 	mu   sync.Mutex // serialises changes to job and day records
 	live atomic.Pointer[Planning]
 
-	follow *follower // nil unless Config.Follow.Enabled
+	follow  *follower    // nil unless Config.Follow.Enabled
+	waiting *waitingDays // days whose planning waits for the terminal (later.go)
 }
 
 // Planning is the part of Config a running coordinator can take anew
@@ -178,7 +175,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	if cfg.MaxRefetch <= 0 {
 		cfg.MaxRefetch = 3
 	}
-	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator")}
+	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator"),
+		waiting: newWaitingDays()}
 	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate, PerExpiration: cfg.PerExpiration})
 	if cfg.Follow.Enabled {
 		s.follow = newFollower(s, cfg.Follow)
@@ -205,6 +203,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.follow != nil {
 		wg.Go(func() { _ = s.follow.run(ctx) })
 	}
+	wg.Go(func() { s.planWaiting(ctx) })
 	// Beside the consumers: Reconcile waits for the events stored before
 	// the start to be applied.
 	wg.Go(func() { s.reconcileAtStart(ctx) })
@@ -277,278 +276,6 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// EndDate is the last day gap analysis looks at: the latest closed session.
-func (s *Service) EndDate() spx.Date { return calendar.LastClosedSession(s.cfg.Now()) }
-
-// Gaps returns the sessions in [from, to] that are not complete. A zero from
-// is the configured start date, a zero to the last closed session.
-func (s *Service) Gaps(ctx context.Context, from, to spx.Date) ([]spx.Date, error) {
-	if from.IsZero() {
-		from = s.planning().StartDate
-	}
-	if to.IsZero() || to > s.EndDate() {
-		to = s.EndDate()
-	}
-	if from.IsZero() {
-		return nil, errors.New("no start date: set processing.start_date or pass --start-date")
-	}
-	days, err := s.store.Days(ctx, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("reading day records: %w", err)
-	}
-	status := make(map[spx.Date]spx.DayStatus, len(days))
-	for _, d := range days {
-		status[d.Date] = d.Status
-	}
-	var sessions []spx.Date
-	for _, ss := range calendar.Sessions(from, to) {
-		sessions = append(sessions, ss.Date)
-	}
-	return spx.Gaps(sessions, func(d spx.Date) (spx.DayStatus, bool) { st, ok := status[d]; return st, ok }), nil
-}
-
-// EnqueueResult says what Enqueue did.
-type EnqueueResult struct {
-	Days      []spx.Date `json:"days"`       // days with work queued
-	Jobs      int        `json:"jobs"`       // jobs published
-	Skipped   []spx.Date `json:"skipped"`    // already complete
-	NoData    []spx.Date `json:"no_data"`    // no contracts listed at all
-	NotListed []string   `json:"not_listed"` // days whose contracts could not be listed (error each)
-}
-
-// Enqueue plans and publishes the jobs of each date. Complete days are
-// skipped; jobs already written or empty are not queued again; failed and
-// dead jobs are retried with a new generation.
-func (s *Service) Enqueue(ctx context.Context, dates []spx.Date) (EnqueueResult, error) {
-	var res EnqueueResult
-	// Every day asked for is recorded as being planned before the first is
-	// listed: a crash part-way leaves the rest marked, and the coordinator
-	// plans them when it starts again (reconcile.go).
-	var todo []spx.Date
-	for _, d := range dates {
-		if !calendar.IsSession(d) {
-			res.Skipped = append(res.Skipped, d)
-			continue
-		}
-		rec, ok, err := s.store.Day(ctx, d)
-		if err != nil {
-			return res, fmt.Errorf("reading day %s: %w", d, err)
-		}
-		if ok && rec.Status.Complete() {
-			res.Skipped = append(res.Skipped, d)
-			continue
-		}
-		if err := s.markPlanning(ctx, d, true, ""); err != nil {
-			return res, err
-		}
-		todo = append(todo, d)
-	}
-	for _, d := range todo {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		keys, contracts, err := s.plan(ctx, d)
-		if err != nil {
-			res.NotListed = append(res.NotListed, fmt.Sprintf("%s: %v", d, err))
-			s.appendError(ctx, spx.ErrorEntry{Type: string(spx.ClassOf(err)), Message: "listing contracts: " + err.Error(), Date: d})
-			// A day with no job recorded (new, or planned again after a
-			// crash) becomes failed with the reason rather than queued
-			// with nothing queued.
-			why := ""
-			if jobs, jerr := s.store.JobsForDate(ctx, d); jerr == nil && len(jobs) == 0 {
-				why = "listing contracts: " + err.Error()
-			}
-			if err := s.markPlanning(ctx, d, false, why); err != nil {
-				return res, err
-			}
-			continue
-		}
-		n, err := s.enqueueDay(ctx, d, keys, contracts)
-		if err != nil {
-			return res, err
-		}
-		if len(keys) == 0 {
-			res.NoData = append(res.NoData, d)
-			continue
-		}
-		res.Days = append(res.Days, d)
-		res.Jobs += n
-	}
-	return res, nil
-}
-
-// markPlanning sets or clears a day's Planning mark. A day first recorded by
-// this request is queued while it is planned; failed non-empty makes it
-// failed with that reason (a gap for spx process-gaps and spx retry).
-func (s *Service) markPlanning(ctx context.Context, d spx.Date, planning bool, failed string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.cfg.Now()
-	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
-		r.Planning, r.UpdatedAt = planning, now
-		if r.Status == "" {
-			r.Status, r.StartedAt = spx.DayQueued, now
-		}
-		if failed != "" {
-			r.Status, r.ErrorMessage, r.CompletedAt = spx.DayFailed, failed, now
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("recording day %s: %w", d, err)
-	}
-	return nil
-}
-
-// plan lists the day's contracts and returns one job key per (dataset, root,
-// expiration), and the number of contracts listed per root (what sizes a
-// chain fetch).
-func (s *Service) plan(ctx context.Context, d spx.Date) ([]spx.JobKey, map[string]int, error) {
-	pl := s.planning()
-	var contracts []spx.Contract
-	err := queue.RetryTransientFor(ctx, s.cfg.ListRetryFor, s.cfg.RetryBase, 15*time.Second, func(ctx context.Context) error {
-		var err error
-		contracts, err = s.src.Contracts(ctx, d, pl.Roots)
-		return err
-	})
-	if spx.ClassOf(err) == spx.ClassEmpty {
-		err, contracts = nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	type re struct {
-		root string
-		exp  spx.Date
-	}
-	seen := map[re]bool{}
-	perRoot := map[string]int{}
-	for _, c := range contracts {
-		if c.Expiration < d || !slices.Contains(pl.Roots, c.Root) {
-			continue
-		}
-		seen[re{c.Root, c.Expiration}] = true
-		perRoot[c.Root]++
-	}
-	var keys []spx.JobKey
-	for _, ds := range pl.Datasets {
-		for x := range seen {
-			keys = append(keys, spx.JobKey{Dataset: ds, Root: x.root, Date: d, Expiration: x.exp})
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	return keys, perRoot, nil
-}
-
-// chainMaxRows bounds the rows a chain fetch may ask for at once (about
-// 100–150 MB of CSV): a bigger day is fetched one expiration at a time.
-// One request must finish inside thetadata.timeout (5m by default) and a
-// failed one is redone whole, so a whole SPXW day of one-minute quotes
-// (≈ 10 million rows) is not asked in one go; eod and open_interest (one
-// row per contract) always fit.
-const chainMaxRows = 1_000_000
-
-// chainFits reports whether the chain fetch of ds for a root with n
-// contracts listed on the day stays within chainMaxRows at interval.
-func chainFits(ds spx.Dataset, n int, interval time.Duration) bool {
-	rows := int64(n)
-	if ds.Intraday() {
-		// 09:30 to 16:00, both ends.
-		rows *= int64((6*time.Hour+30*time.Minute)/max(interval, time.Second)) + 1
-	}
-	return rows <= chainMaxRows
-}
-
-// enqueueDay records and publishes the day's jobs (contracts: listed per
-// root, from plan).
-func (s *Service) enqueueDay(ctx context.Context, d spx.Date, keys []spx.JobKey, contracts map[string]int) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.cfg.Now()
-	if len(keys) == 0 {
-		_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
-			r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = spx.DayNoData, now, now, now
-			r.JobsTotal, r.JobsDone, r.Planning, r.ErrorMessage = 0, 0, false, ""
-			return nil
-		})
-		if err != nil {
-			return 0, fmt.Errorf("recording day %s: %w", d, err)
-		}
-		s.log.Info("no contracts listed", "date", d)
-		return 0, nil
-	}
-	published := 0
-	pl := s.planning()
-	// Fresh jobs go out in messages: each on its own, or, for a dataset
-	// whose endpoint takes expiration=*, as one chain fetch per (dataset,
-	// root): one terminal request for the day's chain instead of one per
-	// expiration (docs/thetadata.md). Keyed by the message's key.
-	messages := map[spx.JobKey][]queue.ChainJob{}
-	for _, k := range keys {
-		rec, ok, err := s.store.Job(ctx, k)
-		if err != nil {
-			return published, fmt.Errorf("reading job %s: %w", k, err)
-		}
-		switch {
-		case ok && (rec.Outcome.Done() || rec.Outcome == spx.JobFetching || rec.Outcome == spx.JobStaged):
-			continue // finished, or in flight: its events will follow
-		case ok && (rec.Outcome == spx.JobFailed || rec.Outcome == spx.JobDead):
-			if err := s.requeueLocked(ctx, k, "enqueue"); err != nil {
-				return published, err
-			}
-		default:
-			gen := max(rec.Generation, 1)
-			if !ok {
-				rec = spx.JobRecord{Key: k, QueuedAt: now}
-			}
-			rec.Outcome, rec.Generation, rec.UpdatedAt = spx.JobQueued, gen, now
-			if err := s.store.PutJobs(ctx, []spx.JobRecord{rec}); err != nil {
-				return published, fmt.Errorf("recording job %s: %w", k, err)
-			}
-			mk := k
-			if !pl.PerExpiration && k.Dataset.AllExpirations() && chainFits(k.Dataset, contracts[k.Root], pl.Interval) {
-				mk = k.ChainKey()
-			}
-			messages[mk] = append(messages[mk], queue.ChainJob{Key: k, Generation: gen})
-		}
-		published++
-	}
-	order := slices.SortedFunc(maps.Keys(messages), func(a, b spx.JobKey) int { return strings.Compare(a.String(), b.String()) })
-	for i, mk := range order {
-		if i > 0 {
-			// A crash here leaves a job recorded queued with no message
-			// and the rest of the day unplanned (reconcile.go).
-			spx.PauseForTest("coordinator.before_publish")
-		}
-		var err error
-		if jobs := messages[mk]; len(jobs) == 1 {
-			// A chain of one expiration is the same request as its own.
-			err = s.publishLocked(ctx, jobs[0])
-		} else {
-			err = s.publishChainLocked(ctx, jobs)
-		}
-		if err != nil {
-			return published, err
-		}
-	}
-	_, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
-		if r.StartedAt.IsZero() || r.Status.Complete() || r.Status == spx.DayFailed || r.Status == spx.DayPartial {
-			r.StartedAt = now
-		}
-		r.Status, r.UpdatedAt, r.CompletedAt, r.Planning = spx.DayQueued, now, time.Time{}, false
-		r.ErrorMessage = ""
-		return nil
-	})
-	if err != nil {
-		return published, fmt.Errorf("recording day %s: %w", d, err)
-	}
-	if err := s.updateDayLocked(ctx, d); err != nil {
-		return published, err
-	}
-	s.log.Info("day queued", "date", d, "jobs", published)
-	return published, nil
 }
 
 // publishLocked publishes the fetch message of a job recorded queued.
@@ -630,103 +357,18 @@ func (s *Service) requeueLocked(ctx context.Context, k spx.JobKey, why string) e
 	return nil
 }
 
-// RetryRequest selects failed and dead jobs to queue again.
-type RetryRequest struct {
-	Dates     []spx.Date `json:"dates,omitempty"`
-	AllFailed bool       `json:"all_failed,omitempty"`
-	LastN     int        `json:"last_n,omitempty"` // the N most recent days with failures
-}
-
-// RetryResult says what Retry did.
-type RetryResult struct {
-	Days []spx.Date `json:"days"`
-	Jobs int        `json:"jobs"`
-}
-
-// Retry queues failed and dead jobs again with a new generation.
-func (s *Service) Retry(ctx context.Context, req RetryRequest) (RetryResult, error) {
-	jobs, err := s.store.Jobs(ctx, spx.JobFilter{Outcomes: []spx.JobOutcome{spx.JobFailed, spx.JobDead}})
-	if err != nil {
-		return RetryResult{}, fmt.Errorf("listing failed jobs: %w", err)
-	}
-	byDay := map[spx.Date][]spx.JobKey{}
-	for _, j := range jobs {
-		byDay[j.Key.Date] = append(byDay[j.Key.Date], j.Key)
-	}
-	var days []spx.Date
-	switch {
-	case len(req.Dates) > 0:
-		days = req.Dates
-	case req.AllFailed, req.LastN > 0:
-		for d := range byDay {
-			days = append(days, d)
-		}
-		slices.Sort(days)
-		if req.LastN > 0 && len(days) > req.LastN {
-			days = days[len(days)-req.LastN:]
-		}
-	default:
-		return RetryResult{}, errors.New("nothing to retry: give dates, all_failed or last_n")
-	}
-	if len(req.Dates) > 0 {
-		// For named days, written files that are missing or no longer match
-		// their recorded SHA-256 (spx verify's findings) are rewritten too.
-		for _, d := range req.Dates {
-			bad, err := s.damagedFiles(ctx, d)
-			if err != nil {
-				return RetryResult{}, err
-			}
-			byDay[d] = append(byDay[d], bad...)
-		}
-	}
-	var res RetryResult
-	for _, d := range days {
-		keys := byDay[d]
-		if len(keys) == 0 {
-			// Nothing to fetch again, but a day that failed only for its
-			// manifest gets its status and manifests recomputed.
-			s.mu.Lock()
-			err := s.updateDayLocked(ctx, d)
-			s.mu.Unlock()
-			if err != nil {
-				return res, err
-			}
-			continue
-		}
-		if err := s.retryDay(ctx, d, keys); err != nil {
-			return res, err
-		}
-		res.Days = append(res.Days, d)
-		res.Jobs += len(keys)
-	}
-	return res, nil
-}
-
-func (s *Service) retryDay(ctx context.Context, d spx.Date, keys []spx.JobKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		if err := s.requeueLocked(ctx, k, "retry"); err != nil {
-			return err
-		}
-	}
-	now := s.cfg.Now()
-	if _, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error {
-		r.RetryCount++
-		r.Status, r.UpdatedAt, r.CompletedAt, r.ErrorMessage = spx.DayProcessing, now, time.Time{}, ""
-		return nil
-	}); err != nil {
-		return fmt.Errorf("recording day %s: %w", d, err)
-	}
-	return s.updateDayLocked(ctx, d)
-}
-
 // updateDayLocked recomputes a day's status from its jobs; when every job is
 // done it writes the manifests and the day checksum.
 func (s *Service) updateDayLocked(ctx context.Context, d spx.Date) error {
 	jobs, err := s.store.JobsForDate(ctx, d)
 	if err != nil {
 		return fmt.Errorf("reading jobs of %s: %w", d, err)
+	}
+	if len(jobs) == 0 {
+		// No job to count: the record (if any) says why (failed listing,
+		// no contracts). Recomputing would make it queued with nothing
+		// queued, for ever.
+		return nil
 	}
 	var done, failed, empty int
 	var rows, bytes int64
@@ -853,30 +495,4 @@ func (s *Service) appendErrorLocked(ctx context.Context, e spx.ErrorEntry) {
 	if err := s.store.AppendError(ctx, e); err != nil {
 		s.log.Warn("recording an error in the error log failed", "err", err, "error", e.Message)
 	}
-}
-
-// damagedFiles returns the written jobs of d whose Parquet file is missing
-// or does not hash to the recorded SHA-256. An archive it cannot read is an
-// error, not a reason to rewrite the day.
-func (s *Service) damagedFiles(ctx context.Context, d spx.Date) ([]spx.JobKey, error) {
-	jobs, err := s.store.JobsForDate(ctx, d)
-	if err != nil {
-		return nil, fmt.Errorf("reading jobs of %s: %w", d, err)
-	}
-	var bad []spx.JobKey
-	for _, j := range jobs {
-		if j.Outcome != spx.JobWritten || s.man == nil {
-			continue
-		}
-		sum, err := s.man.FileSHA256(ctx, j.Key.RelPath())
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			// Not a finding about the file (the archive is unreachable, say):
-			// rewriting every file of the day would not help.
-			return nil, fmt.Errorf("checking the files of %s: %w", d, err)
-		}
-		if err != nil || sum != j.SHA256 {
-			bad = append(bad, j.Key)
-		}
-	}
-	return bad, ctx.Err()
 }

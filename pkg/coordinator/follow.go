@@ -81,22 +81,18 @@ func newFollower(s *Service, cfg FollowConfig) *follower {
 	return &follower{s: s, cfg: cfg, status: spx.FollowStatus{Enabled: true}}
 }
 
-// finalAt is when session d's data counts as final.
+// finalAt is when session d's data counts as final (calendar's rule).
 func (f *follower) finalAt(d spx.Date) time.Time {
 	ss, ok := calendar.SessionOf(d)
 	if !ok {
 		return time.Time{}
 	}
-	return ss.CloseTime().Add(f.cfg.Delay)
+	return ss.FinalAt(f.cfg.Delay)
 }
 
 // lastFinal is the latest session whose data is final at now.
 func (f *follower) lastFinal(now time.Time) spx.Date {
-	d := calendar.LastClosedSession(now)
-	for now.Before(f.finalAt(d)) {
-		d = calendar.PrevSession(d)
-	}
-	return d
+	return calendar.LastFinalSession(now, f.cfg.Delay)
 }
 
 // next returns the next session to enqueue: the stored one, or on the
@@ -147,7 +143,11 @@ func (f *follower) Step(ctx context.Context) ([]spx.Date, error) {
 			waiting = res.NotListed[0]
 			break
 		}
-		f.s.log.Info("following the calendar: day queued", "date", d, "jobs", res.Jobs, "no_data", len(res.NoData) > 0)
+		if len(res.Waiting) > 0 {
+			f.s.log.Info("following the calendar: day recorded; its planning waits for the terminal", "date", d, "terminal", res.Terminal.State)
+		} else {
+			f.s.log.Info("following the calendar: day queued", "date", d, "jobs", res.Jobs, "no_data", len(res.NoData) > 0)
+		}
 		queued = append(queued, d)
 		f.mu.Lock()
 		f.status.LastEnqueued, f.status.LastEnqueuedAt = d, now

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/spx-archive/spx/pkg/calendar"
 	"github.com/spx-archive/spx/pkg/queue"
 	"github.com/spx-archive/spx/pkg/spx"
 )
@@ -28,7 +29,9 @@ import (
 //     only the old one, whose events the coordinator ignores as stale;
 //   - a day whose planning stopped part-way: some jobs recorded, the rest
 //     never listed, and the days after it in the same request not planned;
-//   - staged objects of jobs that are already finished.
+//   - staged objects of jobs that are already finished;
+//   - day records no job backs that nothing will ever move (an older spx
+//     made them: see dropPhantoms).
 //
 // Reconcile repairs each at coordinator start.
 
@@ -42,6 +45,7 @@ type ReconcileResult struct {
 	Requeued      []string   `json:"requeued"`       // in-flight jobs with no message of their generation
 	Replanned     []spx.Date `json:"replanned"`      // days whose planning a crash cut short
 	StagedRemoved int        `json:"staged_removed"` // staged objects of finished jobs deleted
+	Dropped       []spx.Date `json:"dropped"`        // phantom day records removed
 }
 
 // Reconcile compares the status store with the work streams and queues
@@ -60,6 +64,9 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		return res, err
 	}
 	var err error
+	if res.Dropped, err = s.dropPhantoms(ctx); err != nil {
+		return res, err
+	}
 	if res.Replanned, err = s.replan(ctx); err != nil {
 		return res, err
 	}
@@ -187,7 +194,7 @@ func (s *Service) replan(ctx context.Context) ([]spx.Date, error) {
 	}
 	var todo []spx.Date
 	for _, d := range days {
-		if d.Planning {
+		if d.Planning && s.CheckDay(d.Date) == nil {
 			todo = append(todo, d.Date)
 		}
 	}
@@ -203,6 +210,63 @@ func (s *Service) replan(ctx context.Context) ([]spx.Date, error) {
 		s.log.Error("a half-planned day could not be listed again; it stays a gap", "day", e)
 	}
 	return todo, nil
+}
+
+// dropPhantoms removes day records that no job backs and nothing will
+// ever move, which spx status and the page would count for ever:
+//   - queued and not being planned: an older spx made them when spx retry
+//     (or the page's retry) named a day with nothing to retry, a weekend,
+//     or a day to come;
+//   - any record of a day that may not be archived (CheckDay: outside the
+//     calendar, not a session, not final yet), or that was planned before
+//     its data was final (its "no contracts" or failed listing says nothing
+//     of the final day), which an older spx's spx process made.
+//
+// A day with jobs keeps its record; one still being planned but no longer
+// archivable loses its mark (replan would refuse it for ever).
+func (s *Service) dropPhantoms(ctx context.Context) ([]spx.Date, error) {
+	days, err := s.store.Days(ctx, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading day records: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var dropped []spx.Date
+	for _, d := range days {
+		refused := s.CheckDay(d.Date) != nil
+		premature := false
+		if ss, ok := calendar.SessionOf(d.Date); ok && !d.StartedAt.IsZero() {
+			premature = d.StartedAt.Before(ss.FinalAt(s.cfg.Follow.Delay))
+		}
+		phantom := d.Status == spx.DayQueued && !d.Planning
+		if !phantom && !refused && !premature {
+			continue
+		}
+		removed, err := s.store.DeleteDay(ctx, d.Date)
+		if err != nil {
+			return dropped, fmt.Errorf("removing day %s: %w", d.Date, err)
+		}
+		if removed {
+			dropped = append(dropped, d.Date)
+			continue
+		}
+		if d.Planning && refused {
+			if err := s.clearPlanningLocked(ctx, d.Date); err != nil {
+				return dropped, err
+			}
+		}
+	}
+	if len(dropped) > 0 {
+		s.log.Warn("removed day records no job backs (queued with nothing queued, or days that may not be archived)", "days", dropped)
+	}
+	return dropped, nil
+}
+
+func (s *Service) clearPlanningLocked(ctx context.Context, d spx.Date) error {
+	if _, err := s.store.UpdateDay(ctx, d, func(r *spx.DayRecord) error { r.Planning = false; return nil }); err != nil {
+		return fmt.Errorf("recording day %s: %w", d, err)
+	}
+	return nil
 }
 
 // removeFinishedStaged deletes staged objects whose job is finished

@@ -146,7 +146,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			return nil, err
 		}
 		p.Terminal = termwatch.New(termwatch.Config{Logger: log, Every: o.TerminalEvery,
-			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }})
+			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }, Lost: outageRecorder(o, log)})
 		p.run(rctx, "terminal watcher", p.Terminal.Run)
 		src = p.Terminal
 	}

@@ -38,6 +38,10 @@ type Auth struct {
 // unauthenticated clients on a non-loopback address.
 var ErrInsecureListen = errors.New("refusing to accept NATS clients without credentials on a non-loopback address")
 
+// ErrOpenMonitor is returned when the embedded server's monitoring port
+// would listen on a non-loopback address.
+var ErrOpenMonitor = errors.New("refusing to serve NATS monitoring on an address other machines can reach")
+
 // ServerChecksClients reports whether the embedded server would require
 // clients to authenticate: user/password, token, an nkey, or a client
 // certificate (mutual TLS).

@@ -69,6 +69,25 @@ func TestRefusesOpenListenWithoutCredentials(t *testing.T) {
 	}
 }
 
+// nats-server's monitoring port has no authentication: a non-loopback
+// address is refused whatever the client credentials.
+func TestRefusesOpenMonitor(t *testing.T) {
+	for _, mon := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.7:8222"} {
+		_, err := StartServer(ServerOptions{Listen: "127.0.0.1:0", Monitor: mon, StoreDir: t.TempDir(), Auth: Auth{User: "spx", Password: "pw"}})
+		if !errors.Is(err, ErrOpenMonitor) {
+			t.Fatalf("monitor %s: err = %v, want ErrOpenMonitor", mon, err)
+		}
+		if !strings.Contains(err.Error(), "127.0.0.1:8222") || !strings.Contains(err.Error(), `--monitor ""`) {
+			t.Errorf("refusal does not say what to do: %v", err)
+		}
+	}
+	srv, err := StartServer(ServerOptions{Listen: "127.0.0.1:0", Monitor: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("monitor on loopback: %v", err)
+	}
+	srv.Shutdown()
+}
+
 func TestUserPasswordAndToken(t *testing.T) {
 	up := startAuthServer(t, "127.0.0.1:0", Auth{User: "spx", Password: "correct-horse"}, nil)
 	tok := startAuthServer(t, "127.0.0.1:0", Auth{Token: "s3cret-token"}, nil)

@@ -28,6 +28,23 @@ type ServerOptions struct {
 	Cluster *ClusterOptions
 }
 
+// CheckExposure refuses what other machines could use unchecked: a
+// non-loopback Listen without client credentials (ErrInsecureListen), and
+// a non-loopback Monitor at all (ErrOpenMonitor): nats-server's monitoring
+// port has no authentication. The errors say what to do.
+func (o ServerOptions) CheckExposure() error {
+	if host, _, err := splitHostPort(o.Listen); err == nil && !IsLoopback(host) && !o.Auth.ServerChecksClients() {
+		return fmt.Errorf("%w (nats.listen %s): set nats.user and nats.password, nats.token, nats.nkey_seed_file, or nats.tls_verify_clients with nats.tls_ca; or listen on 127.0.0.1 (docs/multi-machine.md)", ErrInsecureListen, o.Listen)
+	}
+	if o.Monitor == "" {
+		return nil
+	}
+	if host, _, err := splitHostPort(o.Monitor); err == nil && !IsLoopback(host) {
+		return fmt.Errorf("%w (nats.monitor %s): it has no authentication and shows every stream, consumer and connection; keep it on 127.0.0.1:8222 and reach it from elsewhere through ssh -L 8222:127.0.0.1:8222, or turn it off with --monitor \"\" (docs/multi-machine.md)", ErrOpenMonitor, o.Monitor)
+	}
+	return nil
+}
+
 // Server is an embedded NATS server with JetStream.
 type Server struct {
 	srv *server.Server
@@ -36,12 +53,12 @@ type Server struct {
 // StartServer starts an in-process NATS server with JetStream on disk and
 // waits until it accepts connections.
 func StartServer(o ServerOptions) (*Server, error) {
+	if err := o.CheckExposure(); err != nil {
+		return nil, err
+	}
 	host, port, err := splitHostPort(o.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("reading nats.listen %q: %w (want host:port, e.g. 127.0.0.1:4222)", o.Listen, err)
-	}
-	if !IsLoopback(host) && !o.Auth.ServerChecksClients() {
-		return nil, fmt.Errorf("%w (nats.listen %s): set nats.user and nats.password, nats.token, nats.nkey_seed_file, or nats.tls_verify_clients with nats.tls_ca; or listen on 127.0.0.1 (docs/multi-machine.md)", ErrInsecureListen, o.Listen)
 	}
 	name := o.Name
 	if name == "" {

@@ -3,6 +3,7 @@ package spx
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // ErrorClass says what the pipeline does with an error (DESIGN.md §2).
@@ -81,4 +82,24 @@ func DetailOf(err error) string {
 		return d.Detail()
 	}
 	return ""
+}
+
+// RefusedError is a request refused for what it asks, not for a fault: a
+// day that is not a trading session, lies outside the exchange calendar, or
+// is not final yet (pkg/calendar's CheckDay). Its message is one line for
+// people saying why and what to do; nothing was recorded. The CLI exits 2
+// on it, the control API and the web API answer 400.
+type RefusedError struct{ Msg string }
+
+func (e *RefusedError) Error() string { return e.Msg }
+
+// Refusedf returns a *RefusedError with a formatted message.
+func Refusedf(format string, args ...any) error {
+	return &RefusedError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// IsRefused reports whether err, or an error it wraps, is a *RefusedError.
+func IsRefused(err error) bool {
+	var r *RefusedError
+	return errors.As(err, &r)
 }

@@ -183,6 +183,10 @@ const (
 	TerminalDown         = "down"         // nothing answers at the configured URL
 )
 
+// ErrorTypeTerminal is the error log's type of a terminal outage: the
+// coordinator's process records each outage as it begins.
+const ErrorTypeTerminal = "terminal"
+
 // TerminalStates lists every terminal state, in display order.
 var TerminalStates = []string{TerminalUp, TerminalStarting, TerminalDisconnected, TerminalDown, TerminalUnknown}
 

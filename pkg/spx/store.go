@@ -37,6 +37,9 @@ type StatusStore interface {
 	Day(ctx context.Context, date Date) (rec DayRecord, ok bool, err error)
 	// Days lists day records in [from, to] (zero = unbounded), by date.
 	Days(ctx context.Context, from, to Date) ([]DayRecord, error)
+	// DeleteDay removes a day's record unless the day has job records,
+	// and reports whether it removed one.
+	DeleteDay(ctx context.Context, date Date) (bool, error)
 
 	// AppendError adds an entry to the error log.
 	AppendError(ctx context.Context, e ErrorEntry) error

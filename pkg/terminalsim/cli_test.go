@@ -21,7 +21,7 @@ func TestSimTerminalCommand(t *testing.T) {
 	go func() {
 		done <- cli.Main(ctx, []string{"sim-terminal", "--v3-addr", "127.0.0.1:0", "--v2-addr", "127.0.0.1:0",
 			"--seed", "3", "--max-expirations", "1", "--max-strikes", "2", "--fault-rate", "474=0",
-			"--first-byte-delay", "1ms", "--bytes-per-sec", "100000000", "--json-shape", "spec"}, io.Discard, &stderr)
+			"--first-byte-delay", "1ms", "--bytes-per-sec", "100000000", "--json-shape", "columnar"}, io.Discard, &stderr)
 	}()
 	re := regexp.MustCompile(`v3=(http://127\.0\.0\.1:\d+) v2=(http://127\.0\.0\.1:\d+)`)
 	var m []string
@@ -49,8 +49,8 @@ func TestSimTerminalCommand(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.HasPrefix(b, []byte(`{"response":[{"symbol":"SPXW"`)) {
-		t.Fatalf("--json-shape spec: %.100s", b)
+	if !bytes.HasPrefix(b, []byte(`{"symbol":["SPXW"`)) {
+		t.Fatalf("--json-shape columnar: %.100s", b)
 	}
 	cancel()
 	select {

@@ -9,16 +9,19 @@ import (
 
 // JSON answer shapes of v3 format=json (Config.JSONShape).
 const (
-	// JSONColumnar is {"symbol":[…],"expiration":[…],…}: one array per
-	// column, as two third-party clients that read a real v3 terminal
-	// describe it (Lumiwealth/lumibot lumibot/tools/thetadata_helper.py
-	// _convert_columnar_to_row_format; trade4ticks/Thetadata_Raw_SPX
-	// lib/client.py _parse_rows). The default.
-	JSONColumnar = "columnar"
 	// JSONSpec is the shape of the v3 OpenAPI file's application/json
-	// examples: {"response":[row, …]} for lists and
-	// {"response":[{"contract":{…},"data":[row, …]}, …]} for history.
+	// examples and of captures of a real v3 terminal (Jetty 12, 2026-01,
+	// cited by spx issue 22): {"response":[row, …]} for lists and
+	// {"response":[{"contract":{…},"data":[row, …]}, …]} for history, one
+	// element per contract over all the days asked for. The default.
 	JSONSpec = "spec"
+	// JSONColumnar is {"symbol":[…],"expiration":[…],…}: one array per
+	// column, as two third-party clients describe a v3 terminal's answer
+	// (Lumiwealth/lumibot lumibot/tools/thetadata_helper.py
+	// _convert_columnar_to_row_format; trade4ticks/Thetadata_Raw_SPX
+	// lib/client.py _parse_rows), perhaps through a downloader of their
+	// own. An option, for such clients.
+	JSONColumnar = "columnar"
 )
 
 // streamColumnar answers a history request as one JSON array per column.

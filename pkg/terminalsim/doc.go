@@ -22,13 +22,14 @@
 //
 // v3 follows spx's contract table of ThetaData's v3 OpenAPI file
 // (pkg/thetaspec) except where pkg/thetaspec/exceptions.yaml says why;
-// docs/thetadata.md gives the source of every behaviour. format=json is
-// columnar by default, as third-party clients read real terminals
-// (Config.JSONShape "spec" serves the spec examples' shape). Config.Latency
-// models a real terminal's per-request time.
+// docs/thetadata.md gives the source of every behaviour. format=json has
+// the spec examples' shape, as a real v3 terminal answers
+// (Config.JSONShape "columnar" serves the shape some third-party clients
+// read). Config.Latency models a real terminal's per-request time.
 //
 // Known simplifications: the v3 `tick` interval is served at 1m; v2 `rth`
 // is ignored (regular hours only); intraday windows finer than 23401 stamps
-// a day answer 570; greeks' rate and dividend parameters are ignored; the
-// trade variants of the v3 list endpoints are not served.
+// a day answer 570; greeks' rate and dividend parameters are ignored;
+// trades (trades.go: ohlc bars, at_time/trade, the trade lists) have
+// placeholder sizes and conditions and no history/trade endpoint.
 package terminalsim

@@ -78,31 +78,56 @@ func appendUint(dst []byte, v uint64) []byte {
 
 func append2(dst []byte, v int) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
 
-// appendISO appends a New York wall-clock timestamp with no offset:
-// 2024-03-15T09:30:00.000.
+// appendISO appends a New York wall-clock timestamp with no offset and
+// milliseconds: 2024-03-15T17:15:00.342 (eod's created and last_trade).
 func appendISO(dst []byte, d spx.Date, ms int32) []byte {
+	dst = appendDateT(dst, d)
+	f := int(ms % 1000)
+	dst = appendClockSec(dst, ms)
+	return append(dst, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+}
+
+// appendStamp appends a stamp as a real v3 terminal writes it: whole
+// seconds, 2024-03-15T09:30:00, and a fraction only when the stamp has
+// one, without trailing zeros (09:30:00.5, 09:30:00.471). The spec's
+// examples show exactly that: intraday `timestamp` values in whole
+// seconds (2024-11-04T09:30:00) and, where a value has milliseconds, no
+// fraction ending in 0 (2024-01-16T09:30:00.1, 2024-11-04T09:30:00.91);
+// captures of a real v3 terminal (2026-01, cited by issue 22) agree.
+func appendStamp(dst []byte, d spx.Date, ms int32) []byte {
+	dst = appendClockSec(appendDateT(dst, d), ms)
+	f := int(ms % 1000)
+	if f == 0 {
+		return dst
+	}
+	dst = append(dst, '.', byte('0'+f/100))
+	if f%100 != 0 {
+		dst = append(dst, byte('0'+f/10%10))
+		if f%10 != 0 {
+			dst = append(dst, byte('0'+f%10))
+		}
+	}
+	return dst
+}
+
+// appendDateT appends YYYY-MM-DDT.
+func appendDateT(dst []byte, d spx.Date) []byte {
 	y, m, dd := d.YMD()
 	dst = strconv.AppendInt(dst, int64(y), 10)
 	dst = append(dst, '-')
 	dst = append2(dst, int(m))
 	dst = append(dst, '-')
 	dst = append2(dst, dd)
-	dst = append(dst, 'T')
-	return appendClock(dst, ms)
+	return append(dst, 'T')
 }
 
-// appendClock appends HH:MM:SS.SSS.
-func appendClock(dst []byte, ms int32) []byte {
-	h := int(ms / 3600000)
-	mi := int(ms / 60000 % 60)
-	s := int(ms / 1000 % 60)
-	f := int(ms % 1000)
-	dst = append2(dst, h)
+// appendClockSec appends HH:MM:SS.
+func appendClockSec(dst []byte, ms int32) []byte {
+	dst = append2(dst, int(ms/3600000))
 	dst = append(dst, ':')
-	dst = append2(dst, mi)
+	dst = append2(dst, int(ms/60000%60))
 	dst = append(dst, ':')
-	dst = append2(dst, s)
-	return append(dst, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+	return append2(dst, int(ms/1000%60))
 }
 
 // out is an append buffer in front of the response: rows are appended
@@ -157,14 +182,17 @@ const (
 
 // appendV3Value appends column j of the current row in v3 form.
 func appendV3Value(dst []byte, g *gen, c *col, j int, quoteTime bool) []byte {
-	if c.time {
+	if c.time != timeNone {
 		if quoteTime {
 			dst = append(dst, '"')
 		}
-		if g.seg.intraday && (j == 0 || g.ds == spx.Greeks) {
+		switch {
+		case g.seg.intraday && (j == 0 || g.ds == spx.Greeks):
 			dst = append(dst, g.seg.ts[g.stamp]...)
-		} else {
+		case c.time == timeMillis:
 			dst = appendISO(dst, g.seg.date, int32(g.vals[j]))
+		default:
+			dst = appendStamp(dst, g.seg.date, int32(g.vals[j]))
 		}
 		if quoteTime {
 			dst = append(dst, '"')

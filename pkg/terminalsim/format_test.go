@@ -61,3 +61,19 @@ func TestNormalCDF(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendStamp(t *testing.T) {
+	d := spx.NewDate(2024, 3, 15)
+	for ms, want := range map[int32]string{
+		34200000:       "2024-03-15T09:30:00",
+		34200000 + 500: "2024-03-15T09:30:00.5",
+		34200000 + 910: "2024-03-15T09:30:00.91",
+		34200000 + 471: "2024-03-15T09:30:00.471",
+		34200000 + 20:  "2024-03-15T09:30:00.02",
+		34200000 + 7:   "2024-03-15T09:30:00.007",
+	} {
+		if got := string(appendStamp(nil, d, ms)); got != want {
+			t.Errorf("appendStamp(%d) = %q, want %q", ms, got, want)
+		}
+	}
+}

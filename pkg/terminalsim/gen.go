@@ -10,43 +10,53 @@ import (
 
 // col is one column of a dataset as served: its v2 format name, its v3
 // column name ("" when that generation does not serve it), its decimals
-// (values are fixed-point integers) and whether it is a time of day.
+// (values are fixed-point integers) and whether it is a time of day, and
+// how v3 writes it.
 type col struct {
 	v2, v3 string
 	dec    int
-	time   bool
+	time   timeKind
 }
+
+// timeKind says whether a column is a time of day and how v3 writes it.
+type timeKind uint8
+
+const (
+	timeNone   timeKind = iota
+	timeStamp           // whole seconds, a fraction only when there is one (appendStamp)
+	timeMillis          // always milliseconds (appendISO): eod's created and last_trade
+)
 
 // specs are the served column lists, THETADATA.md verbatim. v2 adds a
 // trailing `date` column to every list.
 var specs = map[spx.Dataset][]col{
 	spx.Greeks: {
-		{"ms_of_day", "timestamp", 0, true}, {"bid", "bid", 2, false}, {"ask", "ask", 2, false},
-		{"delta", "delta", 4, false}, {"theta", "theta", 4, false}, {"vega", "vega", 4, false},
-		{"rho", "rho", 4, false}, {"epsilon", "epsilon", 4, false}, {"lambda", "lambda", 4, false},
-		{"implied_vol", "implied_vol", 4, false}, {"iv_error", "iv_error", 4, false},
-		{"ms_of_day2", "underlying_timestamp", 0, true}, {"underlying_price", "underlying_price", 2, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"bid", "bid", 2, timeNone}, {"ask", "ask", 2, timeNone},
+		{"delta", "delta", 4, timeNone}, {"theta", "theta", 4, timeNone}, {"vega", "vega", 4, timeNone},
+		{"rho", "rho", 4, timeNone}, {"epsilon", "epsilon", 4, timeNone}, {"lambda", "lambda", 4, timeNone},
+		{"implied_vol", "implied_vol", 4, timeNone}, {"iv_error", "iv_error", 4, timeNone},
+		{"ms_of_day2", "underlying_timestamp", 0, timeStamp}, {"underlying_price", "underlying_price", 2, timeNone},
 	},
 	spx.Quote: {
-		{"ms_of_day", "timestamp", 0, true}, {"bid_size", "bid_size", 0, false}, {"bid_exchange", "bid_exchange", 0, false},
-		{"bid", "bid", 2, false}, {"bid_condition", "bid_condition", 0, false}, {"ask_size", "ask_size", 0, false},
-		{"ask_exchange", "ask_exchange", 0, false}, {"ask", "ask", 2, false}, {"ask_condition", "ask_condition", 0, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"bid_size", "bid_size", 0, timeNone}, {"bid_exchange", "bid_exchange", 0, timeNone},
+		{"bid", "bid", 2, timeNone}, {"bid_condition", "bid_condition", 0, timeNone}, {"ask_size", "ask_size", 0, timeNone},
+		{"ask_exchange", "ask_exchange", 0, timeNone}, {"ask", "ask", 2, timeNone}, {"ask_condition", "ask_condition", 0, timeNone},
 	},
 	spx.OHLC: {
-		{"ms_of_day", "timestamp", 0, true}, {"open", "open", 2, false}, {"high", "high", 2, false},
-		{"low", "low", 2, false}, {"close", "close", 2, false}, {"volume", "volume", 0, false},
-		{"count", "count", 0, false}, {"", "vwap", 2, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"open", "open", 2, timeNone}, {"high", "high", 2, timeNone},
+		{"low", "low", 2, timeNone}, {"close", "close", 2, timeNone}, {"volume", "volume", 0, timeNone},
+		{"count", "count", 0, timeNone}, {"", "vwap", 2, timeNone},
 	},
 	spx.EOD: {
-		{"ms_of_day", "created", 0, true}, {"ms_of_day2", "last_trade", 0, true},
-		{"open", "open", 2, false}, {"high", "high", 2, false}, {"low", "low", 2, false}, {"close", "close", 2, false},
-		{"volume", "volume", 0, false}, {"count", "count", 0, false},
-		{"bid_size", "bid_size", 0, false}, {"bid_exchange", "bid_exchange", 0, false}, {"bid", "bid", 2, false},
-		{"bid_condition", "bid_condition", 0, false}, {"ask_size", "ask_size", 0, false},
-		{"ask_exchange", "ask_exchange", 0, false}, {"ask", "ask", 2, false}, {"ask_condition", "ask_condition", 0, false},
+		{"ms_of_day", "created", 0, timeMillis}, {"ms_of_day2", "last_trade", 0, timeMillis},
+		{"open", "open", 2, timeNone}, {"high", "high", 2, timeNone}, {"low", "low", 2, timeNone}, {"close", "close", 2, timeNone},
+		{"volume", "volume", 0, timeNone}, {"count", "count", 0, timeNone},
+		{"bid_size", "bid_size", 0, timeNone}, {"bid_exchange", "bid_exchange", 0, timeNone}, {"bid", "bid", 2, timeNone},
+		{"bid_condition", "bid_condition", 0, timeNone}, {"ask_size", "ask_size", 0, timeNone},
+		{"ask_exchange", "ask_exchange", 0, timeNone}, {"ask", "ask", 2, timeNone}, {"ask_condition", "ask_condition", 0, timeNone},
 	},
 	spx.OpenInterest: {
-		{"ms_of_day", "timestamp", 0, true}, {"open_interest", "open_interest", 0, false},
+		{"ms_of_day", "timestamp", 0, timeStamp}, {"open_interest", "open_interest", 0, timeNone},
 	},
 }
 
@@ -91,6 +101,9 @@ type histReq struct {
 	hasMaxDTE   bool
 	maxDTE      int
 	strikeRange int
+	// atTime: an at_time request, one stamp a day (startMs = endMs), not
+	// a job's history.
+	atTime bool
 }
 
 // contract is one option contract of a segment with its per-day constants.
@@ -191,9 +204,12 @@ func inStrikeRange(ks []float64, spot float64, n int) []float64 {
 
 func (m *market) segment(dd *day, r *histReq, exp spx.Date) *segment {
 	g := &segment{m: m, req: r, root: r.root, date: dd.date, exp: exp, day: dd, intraday: r.ds.Intraday(), dateInt: int64(dd.date.Int())}
-	if g.intraday {
+	switch {
+	case r.atTime:
+		g.stamps = []int32{atTimeStamp(dd, r)}
+	case g.intraday:
 		g.stamps = stampsFor(dd, r)
-	} else {
+	default:
 		g.stamps = []int32{dd.session.CloseMsOfDay()}
 	}
 	for _, k := range inStrikeRange(m.strikes(dd, exp), dd.path[0], r.strikeRange) {
@@ -223,7 +239,7 @@ func (g *segment) build() {
 		g.t[i] = yearsTo(r.root, dd.date, ms, exp)
 		g.sqrtT[i] = math.Sqrt(g.t[i])
 		g.disc[i] = math.Exp(-dd.rate * g.t[i])
-		g.ts[i] = appendISO(nil, dd.date, ms)
+		g.ts[i] = appendStamp(nil, dd.date, ms)
 	}
 	s0 := dd.path[0]
 	t0 := yearsTo(r.root, dd.date, msOpen, exp)
@@ -235,9 +251,9 @@ func (g *segment) build() {
 			}
 			c := contract{k: k, lnK: math.Log(k), tenths: int64(math.Round(k * 1000)), call: right == 'C'}
 			c.sigma = volOf(dd.atmVol, s0, k, t0)
-			c.h = hash(g.m.seed, 7, uint64(dd.date), uint64(exp), uint64(c.tenths), uint64(right), uint64(len(r.root)))
+			c.h = contractHash(g.m.seed, dd.date, exp, c.tenths, right, r.root)
 			c.placeholder = unit(mix(c.h)) < 0.03
-			c.tradeP = 0.05 + 0.6*math.Exp(-20*math.Abs(math.Log(k/s0)))
+			c.tradeP = tradeP(k, s0)
 			c.v3CSV, c.v3JSON, c.v2CSV, c.v2Contract = contractPrefixes(r.root, exp, c.tenths, right)
 			g.cons = append(g.cons, c)
 		}
@@ -320,6 +336,9 @@ type gen struct {
 
 func newGen(ds spx.Dataset, segs []*segment) *gen { return &gen{ds: ds, segs: segs} }
 
+// cur is the current row (rowSource).
+func (g *gen) cur() *gen { return g }
+
 // seek positions the generator so the next row is row off (0-based).
 func (g *gen) seek(off int64) {
 	g.si, g.ci, g.ti = 0, 0, 0
@@ -353,21 +372,28 @@ func (g *gen) next() bool {
 		}
 		g.seg, g.con, g.stamp = s, &s.cons[g.ci], g.ti
 		g.ti++
-		switch g.ds {
-		case spx.Greeks:
-			g.greeks()
-		case spx.Quote:
-			g.quote()
-		case spx.OHLC:
-			g.ohlc()
-		case spx.EOD:
-			g.eod()
-		case spx.OpenInterest:
-			g.openInterest()
-		}
+		g.values()
 		return true
 	}
 	return false
+}
+
+// values computes the current row's values.
+func (g *gen) values() {
+	switch g.ds {
+	case spx.Greeks:
+		g.greeks()
+	case spx.Quote:
+		g.quote()
+	case spx.OHLC:
+		g.ohlc()
+	case spx.EOD:
+		g.eod()
+	case spx.OpenInterest:
+		g.openInterest()
+	case dsTrade:
+		g.trade()
+	}
 }
 
 const invSqrt2Pi = 0.3989422804014327
@@ -507,8 +533,8 @@ func (g *gen) ohlc() {
 	s, c, i := g.seg, g.con, g.stamp
 	v := &g.vals
 	v[0] = int64(s.stamps[i])
-	h := mix(c.h ^ uint64(i)<<20)
-	if unit(h) >= c.tradeP {
+	h, trades := c.minuteTrades(i)
+	if !trades {
 		v[1], v[2], v[3], v[4], v[5], v[6], v[7] = 0, 0, 0, 0, 0, 0, 0
 		return
 	}
@@ -524,7 +550,7 @@ func (g *gen) ohlc() {
 	}
 	hi := max(op, cl) + int64(h>>8&1)*tick
 	lo := max(min(op, cl)-int64(h>>9&1)*tick, 5)
-	vol := int64(1 + (h>>12)%50)
+	vol := minuteVolume(h)
 	v[1], v[2], v[3], v[4] = op, hi, lo, cl
 	v[5], v[6] = vol, 1+vol/5
 	v[7] = (op + hi + lo + cl + 2) / 4
@@ -559,7 +585,9 @@ func (g *gen) eod() {
 func (g *gen) openInterest() {
 	s, c := g.seg, g.con
 	v := &g.vals
-	v[0] = 6*3600*1000 + 30*60*1000 + int64(c.h%60000)
+	// Reported once a day around 06:30, in whole seconds as the spec's
+	// example (2024-11-04T06:30:04).
+	v[0] = 6*3600*1000 + 30*60*1000 + int64(c.h%60)*1000
 	m := math.Log(c.k / s.day.path[0])
 	v[1] = int64(20000*math.Exp(-40*m*m)) + int64(c.h>>7%500)
 }

@@ -1,6 +1,7 @@
 package terminalsim
 
 import (
+	"bytes"
 	"net"
 	"net/http"
 	"time"
@@ -15,7 +16,7 @@ const maxStamps = 23401
 // jobKey is the spx.JobKey string of a request for one date and one
 // expiration ("" otherwise: such requests are not tracked per job).
 func (r *histReq) jobKey() string {
-	if r.allExp || r.from != r.to {
+	if r.allExp || r.from != r.to || r.atTime {
 		return ""
 	}
 	return spx.JobKey{Dataset: r.ds, Root: r.root, Date: r.from, Expiration: r.exp}.String()
@@ -43,7 +44,9 @@ func (s *Sim) prepare(r *histReq) ([]*segment, int64, *termError) {
 		return nil, 0, errf(570, "request too large (%d rows, limit %d): ask for less (fewer days, one right, or a strike range)", total, n)
 	}
 	f, _, _ := s.currentFaults()
-	if code := s.errorFault(f); code != 0 {
+	if code := s.errorFault(f); code == 474 {
+		return nil, 0, errf(code, "injected fault: %s", disconnectedMsg)
+	} else if code != 0 {
 		return nil, 0, errf(code, "injected fault %s", statusName(code))
 	}
 	return segs, total, nil
@@ -55,9 +58,17 @@ type streamed struct {
 	complete bool
 }
 
-// stream writes a 200 response of up to limit rows from g in format,
+// rowSource walks the rows of a request: next advances, cur holds the
+// current row.
+type rowSource interface {
+	next() bool
+	cur() *gen
+}
+
+// stream writes a 200 response of up to limit rows from src in format,
 // between head and foot, applying an injected body fault if one is drawn.
-func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowFormat, limit int64, head []byte, contentType string) streamed {
+func (s *Sim) stream(w http.ResponseWriter, r *http.Request, src rowSource, format rowFormat, limit int64, head []byte, contentType string) streamed {
+	g := src.cur()
 	f, _, _ := s.currentFaults()
 	fault, at := s.pickBodyFault(f, limit)
 	if !sleepCtx(r.Context(), f.Latency) {
@@ -87,7 +98,7 @@ func (s *Sim) stream(w http.ResponseWriter, r *http.Request, g *gen, format rowF
 	defer count()
 	var last *contract
 	var tmp []byte
-	for rows < limit && g.next() {
+	for rows < limit && src.next() {
 		if fault != faultNone && rows == at {
 			tmp = appendRow(tmp[:0], g, cols, format, last, rows == 0)
 			count() // before the client can see the failure
@@ -147,8 +158,9 @@ func appendRow(dst []byte, g *gen, cols []col, format rowFormat, last *contract,
 		return append(appendV3JSONRow(dst, g, cols), '\n')
 	case fmtV3JSON:
 		// {"response":[{"contract":{…},"data":[{…},…]},…]}, one element per
-		// contract (the spec's application/json examples).
-		if g.con != last {
+		// contract (the spec's application/json examples), the rows of all
+		// its days together (src walks them so: newGenByContract).
+		if last == nil || !bytes.Equal(g.con.v3JSON, last.v3JSON) {
 			if last != nil {
 				dst = append(dst, "]},"...)
 			}

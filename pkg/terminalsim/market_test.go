@@ -195,7 +195,7 @@ func TestNoArbitrage(t *testing.T) {
 					continue
 				}
 				sp, k := f(c, "underlying_price"), f(c, "strike")
-				ts, _ := time.ParseInLocation("2006-01-02T15:04:05.000", c[col["timestamp"]], spx.NewYork)
+				ts, _ := time.ParseInLocation("2006-01-02T15:04:05", c[col["timestamp"]], spx.NewYork)
 				ms := int32(ts.Hour()*3600000 + ts.Minute()*60000)
 				T := yearsTo(root, day0315, ms, exp)
 				fwd := sp - k*math.Exp(-rateOf(day0315)*T)
@@ -221,7 +221,7 @@ func TestPlaceholderFirstStamp(t *testing.T) {
 	found := 0
 	for _, r := range rows {
 		if r[5] == "0.00" && r[6] == "0.00" {
-			if r[4] != "2024-03-15T09:30:00.000" || r[len(header)-4] != "0.2500" || r[len(header)-3] != "100.0000" {
+			if r[4] != "2024-03-15T09:30:00" || r[len(header)-4] != "0.2500" || r[len(header)-3] != "100.0000" {
 				t.Fatalf("placeholder row not at 09:30 or without iv 0.25 / iv_error 100: %v", r)
 			}
 			found++

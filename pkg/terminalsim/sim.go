@@ -42,8 +42,8 @@ type Config struct {
 	// Latency is a real terminal's per-request cost, applied to every list
 	// and history request while it holds a concurrency slot.
 	Latency Latency
-	// JSONShape is the shape of v3 format=json answers: JSONColumnar (the
-	// default) or JSONSpec.
+	// JSONShape is the shape of v3 format=json answers: JSONSpec (the
+	// default) or JSONColumnar.
 	JSONShape string
 	Faults    Faults
 	Logger    *slog.Logger
@@ -122,7 +122,7 @@ func New(cfg Config) *Sim {
 		cfg.TickLimit = 500000
 	}
 	if cfg.JSONShape == "" {
-		cfg.JSONShape = JSONColumnar
+		cfg.JSONShape = JSONSpec
 	}
 	if cfg.PageTTL <= 0 {
 		cfg.PageTTL = 10 * time.Second
@@ -223,7 +223,7 @@ func (s *Sim) completed(r *histReq, segs []*segment, rows int64) {
 		s.stats.Completed[key]++
 		return
 	}
-	if !r.allExp || r.from != r.to {
+	if !r.allExp || r.from != r.to || r.atTime {
 		return
 	}
 	for _, g := range segs {
@@ -313,7 +313,7 @@ func (s *Sim) checkClient(r *http.Request) bool {
 
 // statusNames are the terminal's names for its status codes.
 var statusNames = map[int]string{
-	404: "NO_IMPL", 429: "OS_LIMIT", 470: "GENERAL", 471: "PERMISSION", 472: "NO_DATA",
+	404: "NO_IMPL", 410: "GONE", 429: "OS_LIMIT", 470: "GENERAL", 471: "PERMISSION", 472: "NO_DATA",
 	473: "INVALID_PARAMS", 474: "DISCONNECTED", 475: "TERMINAL_PARSE", 476: "WRONG_IP",
 	477: "NO_PAGE_FOUND", 478: "INVALID_SESSION_ID", 570: "LARGE_REQUEST", 571: "SERVER_STARTING",
 	572: "UNCAUGHT_ERROR",
@@ -325,6 +325,11 @@ func statusName(code int) string {
 	}
 	return "GENERAL"
 }
+
+// disconnectedMsg is the text of every 474: ThetaData's own Python library
+// tells a lost upstream connection from other errors by the word
+// "disconnected" in it (spx issue 22).
+const disconnectedMsg = "the terminal is disconnected from ThetaData; wait for status CONNECTED and retry"
 
 // termError is an error answer: a status code and a message.
 type termError struct {
@@ -417,7 +422,7 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, statsPath strin
 		return
 	}
 	if disconnected {
-		writeErr(rec, errf(474, "the terminal lost its connection to ThetaData; wait for status CONNECTED and retry"))
+		writeErr(rec, errf(474, disconnectedMsg))
 		return
 	}
 	release, err := s.lim.acquire(r.Context())

@@ -39,13 +39,43 @@ func call(t *testing.T, base, path string, q url.Values) (int, string, []byte) {
 	return code, h.Get("Content-Type"), body
 }
 
-// columns decodes a columnar format=json answer, keeping number text.
+// columns decodes a format=json answer, columnar or the spec's
+// {"response":[…]} (rows, or contract+data), into one array per column,
+// keeping number text.
 func columns(t *testing.T, body []byte) map[string][]any {
 	t.Helper()
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	var m map[string][]any
-	if err := d.Decode(&m); err != nil {
+	if bytes.HasPrefix(body, []byte(`{"response":`)) {
+		var env struct {
+			Response []map[string]any `json:"response"`
+		}
+		if err := d.Decode(&env); err != nil {
+			t.Fatalf("not {\"response\":[…]}: %v: %.200s", err, body)
+		}
+		m = map[string][]any{}
+		add := func(row map[string]any) {
+			for k, v := range row {
+				m[k] = append(m[k], v)
+			}
+		}
+		for _, el := range env.Response {
+			con, ok := el["contract"].(map[string]any)
+			if !ok {
+				add(el)
+				continue
+			}
+			data, _ := el["data"].([]any)
+			for _, r := range data {
+				row, _ := r.(map[string]any)
+				for k, v := range con {
+					row[k] = v
+				}
+				add(row)
+			}
+		}
+	} else if err := d.Decode(&m); err != nil {
 		t.Fatalf("not columnar JSON: %v: %.200s", err, body)
 	}
 	n := -1
@@ -98,7 +128,7 @@ func TestThirdPartyLumibotReadiness(t *testing.T) {
 // "timestamp" column (_extract_timestamp_series) parsed as a datetime. 472
 // means no data (get_request returns None).
 func TestThirdPartyLumibotOptionHistory(t *testing.T) {
-	s := small(t, nil)
+	s := small(t, func(c *Config) { c.JSONShape = JSONColumnar }) // the shape this client reads
 	v3, _ := listen(t, s)
 	exp := firstExp(t, s, "SPXW", day0315)
 	k := dayStrikes(s, "SPXW", day0315, exp)[1]
@@ -112,7 +142,7 @@ func TestThirdPartyLumibotOptionHistory(t *testing.T) {
 		}
 		cols := columns(t, body)
 		ts := strs(cols["timestamp"])
-		if len(ts) != 79 || ts[0] != "2024-03-15T09:30:00.000" {
+		if len(ts) != 79 || ts[0] != "2024-03-15T09:30:00" {
 			t.Fatalf("%s: %d timestamps from %v", path, len(ts), ts[:min(1, len(ts))])
 		}
 		for _, v := range ts {
@@ -144,7 +174,7 @@ func TestThirdPartyLumibotOptionHistory(t *testing.T) {
 // lumibot get_strikes / get_expirations: symbol, expiration YYYY-MM-DD,
 // format=json; the "strike" and "expiration" columns read by name.
 func TestThirdPartyLumibotLists(t *testing.T) {
-	s := small(t, nil)
+	s := small(t, func(c *Config) { c.JSONShape = JSONColumnar }) // the shape this client reads
 	v3, _ := listen(t, s)
 	exp := firstExp(t, s, "SPXW", day0315)
 	code, _, body := call(t, v3, "/v3/option/list/strikes", url.Values{"symbol": {"SPXW"}, "expiration": {exp.String()}, "format": {"json"}})
@@ -167,7 +197,7 @@ func TestThirdPartyLumibotLists(t *testing.T) {
 // start_date=end_date=YYYYMMDD per root gives that day's expirations; 472
 // means none.
 func TestThirdPartyTrade4ticksExpirations(t *testing.T) {
-	s := small(t, nil)
+	s := small(t, func(c *Config) { c.JSONShape = JSONColumnar }) // the shape this client reads
 	v3, _ := listen(t, s)
 	code, _, body := call(t, v3, "/v3/option/list/expirations", url.Values{"symbol": {"SPXW,SPX"}, "format": {"json"}})
 	if code != 200 {
@@ -210,7 +240,7 @@ func TestThirdPartyTrade4ticksExpirations(t *testing.T) {
 // with a T), strike, right, bid, ask, delta, theta, vega, rho, implied_vol,
 // underlying_price by name. On 570 it halves the date range and retries.
 func TestThirdPartyTrade4ticksGreeks(t *testing.T) {
-	s := small(t, func(c *Config) { c.MaxStrikes = 2 })
+	s := small(t, func(c *Config) { c.MaxStrikes = 2; c.JSONShape = JSONColumnar }) // the shape trade4ticks reads
 	v3, _ := listen(t, s)
 	exp := s.Expirations("SPXW", spx.NewDate(2024, 3, 11))[2]
 	q := url.Values{"symbol": {"SPXW"}, "expiration": {exp.Compact()}, "strike": {"*"}, "right": {"both"}, "interval": {"5m"},

@@ -31,6 +31,7 @@ var v3Datasets = map[string]spx.Dataset{
 // endpoint (spec path below /v3). pkg/thetaspec's contract test fails on a
 // parameter the spec lists that is neither here nor excepted with a reason.
 var v3Params = map[string][]string{
+	"/option/list/symbols":                  {"format"},
 	"/option/list/expirations":              {"symbol", "format"},
 	"/option/list/strikes":                  {"symbol", "expiration", "format"},
 	"/option/list/dates/{request_type}":     {"request_type", "symbol", "expiration", "strike", "right", "format"},
@@ -45,6 +46,10 @@ var v3Params = map[string][]string{
 		"strike_range", "format"},
 	"/option/history/open_interest": {"date", "symbol", "expiration", "strike", "right", "max_dte", "strike_range",
 		"format", "start_date", "end_date"},
+	"/option/at_time/quote": {"symbol", "start_date", "end_date", "time_of_day", "expiration", "strike", "right",
+		"max_dte", "strike_range", "format"},
+	"/option/at_time/trade": {"symbol", "start_date", "end_date", "time_of_day", "expiration", "strike", "right",
+		"max_dte", "strike_range", "format"},
 }
 
 // V3Handler serves the v3 protocol (base /v3), /sim/stats and /sim/faults.
@@ -53,8 +58,13 @@ func (s *Sim) V3Handler() http.Handler {
 		"/v3/terminal/mdds/status":        {kindHealth, s.v3Health},
 		"/v3/option/list/expirations":     {kindList, s.v3ListExpirations},
 		"/v3/option/list/strikes":         {kindList, s.v3ListStrikes},
-		"/v3/option/list/contracts/quote": {kindList, s.v3ListContracts},
-		"/v3/option/list/dates/quote":     {kindList, s.v3ListDates},
+		"/v3/option/list/symbols":         {kindList, s.v3ListSymbols},
+		"/v3/option/list/contracts/quote": {kindList, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3ListContracts(w, r, false) }},
+		"/v3/option/list/contracts/trade": {kindList, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3ListContracts(w, r, true) }},
+		"/v3/option/list/dates/quote":     {kindList, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3ListDates(w, r, false) }},
+		"/v3/option/list/dates/trade":     {kindList, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3ListDates(w, r, true) }},
+		"/v3/option/at_time/quote":        {kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3AtTime(w, r, spx.Quote) }},
+		"/v3/option/at_time/trade":        {kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3AtTime(w, r, dsTrade) }},
 	}
 	for p, ds := range v3Datasets {
 		routes[p] = route{kindHistory, func(w http.ResponseWriter, r *http.Request) *termError { return s.v3History(w, r, ds) }}
@@ -70,6 +80,9 @@ func (s *Sim) V3Handler() http.Handler {
 		}
 		rt, ok := routes[r.URL.Path]
 		path := r.URL.Path
+		if ok && rt.kind != kindHealth {
+			rt.h = refuseV2Params(rt.h)
+		}
 		if !ok {
 			path = "unknown"
 			rt = route{kindHealth, func(http.ResponseWriter, *http.Request) *termError {
@@ -78,6 +91,25 @@ func (s *Sim) V3Handler() http.Handler {
 		}
 		s.serveRoute(w, r, path, rt, writeV3Error)
 	})
+}
+
+// v2Params are v2 parameter names a v3 terminal refuses with 410 and a
+// migration message (captures of a real v3 terminal, 2026-01, cited by
+// spx issue 22: exp= and root= on a v3 path), with their v3 names.
+var v2Params = []struct{ v2, v3 string }{{"root", "symbol"}, {"exp", "expiration"}}
+
+// refuseV2Params answers 410 to a request that carries a v2 parameter,
+// before h reads anything.
+func refuseV2Params(h func(http.ResponseWriter, *http.Request) *termError) func(http.ResponseWriter, *http.Request) *termError {
+	return func(w http.ResponseWriter, r *http.Request) *termError {
+		q := r.URL.Query()
+		for _, p := range v2Params {
+			if q.Has(p.v2) {
+				return errf(http.StatusGone, "%s= is a v2 parameter and this is a v3 terminal: use %s= (v3 renamed root to symbol and exp to expiration; see ThetaData's v2 to v3 migration guide), or send v2 requests to a v2 terminal", p.v2, p.v3)
+			}
+		}
+		return h(w, r)
+	}
 }
 
 func writeV3Error(w http.ResponseWriter, e *termError) {
@@ -115,250 +147,6 @@ func parseClock(name, v string) (int32, *termError) {
 		}
 	}
 	return 0, errf(473, "invalid %s %q: use HH:MM:SS.SSS", name, v)
-}
-
-// v3Table writes a small list response in the requested format.
-type v3Table struct {
-	cols   []string
-	quoted []bool // ndjson/json: quote this column
-	rows   [][]string
-}
-
-func (s *Sim) writeV3Table(w http.ResponseWriter, q url.Values, t v3Table) *termError {
-	format := q.Get("format")
-	var b []byte
-	if format == "json" && s.cfg.JSONShape != JSONSpec {
-		w.Header().Set("Content-Type", "application/json")
-		b = append(b, '{')
-		for j, name := range t.cols {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendQuote(b, name)
-			b = append(b, ':', '[')
-			for i, row := range t.rows {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				if t.quoted[j] {
-					b = strconv.AppendQuote(b, row[j])
-				} else {
-					b = append(b, row[j]...)
-				}
-			}
-			b = append(b, ']')
-		}
-		_, _ = w.Write(append(b, '}'))
-		return nil
-	}
-	switch format {
-	case "", "csv":
-		w.Header().Set("Content-Type", "text/csv")
-		b = append(b, strings.Join(t.cols, ",")...)
-		b = append(b, '\r', '\n')
-		for _, row := range t.rows {
-			b = append(b, strings.Join(row, ",")...)
-			b = append(b, '\r', '\n')
-		}
-	case "ndjson", "json":
-		if format == "json" {
-			w.Header().Set("Content-Type", "application/json")
-			b = append(b, `{"response":[`...)
-		} else {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-		}
-		for i, row := range t.rows {
-			if format == "json" && i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '{')
-			for j, v := range row {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendQuote(b, t.cols[j])
-				b = append(b, ':')
-				if t.quoted[j] {
-					b = strconv.AppendQuote(b, v)
-				} else {
-					b = append(b, v...)
-				}
-			}
-			b = append(b, '}')
-			if format == "ndjson" {
-				b = append(b, '\n')
-			}
-		}
-		if format == "json" {
-			b = append(b, "]}"...)
-		}
-	default:
-		return errf(473, "invalid format %q: use csv, ndjson or json", format)
-	}
-	_, _ = w.Write(b)
-	return nil
-}
-
-func symbolParam(q url.Values) (string, *termError) {
-	sym := strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
-	if sym == "" {
-		return "", errf(473, "missing symbol: add symbol=SPXW (or SPX)")
-	}
-	return sym, nil
-}
-
-// symbolsParam reads a list of symbols (the spec's multi_symbol: comma
-// separated, or * for every root the simulator has).
-func symbolsParam(q url.Values, required bool) ([]string, *termError) {
-	raw := strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
-	if raw == "" && required {
-		return nil, errf(473, "missing symbol: add symbol=SPXW (or SPX, a comma-separated list, or *)")
-	}
-	if raw == "" || raw == "*" {
-		return append([]string(nil), spx.DefaultRoots...), nil
-	}
-	var out []string
-	for _, r := range strings.Split(raw, ",") {
-		if r = strings.TrimSpace(r); r == "" {
-			return nil, errf(473, "invalid symbol %q: an empty name in the list", raw)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func (s *Sim) v3ListExpirations(w http.ResponseWriter, r *http.Request) *termError {
-	q := r.URL.Query()
-	syms, e := symbolsParam(q, true)
-	if e != nil {
-		return e
-	}
-	t := v3Table{cols: []string{"symbol", "expiration"}, quoted: []bool{true, true}}
-	for _, sym := range syms {
-		for _, e := range s.market.allExpirations(sym, today()) {
-			t.rows = append(t.rows, []string{sym, e.String()})
-		}
-	}
-	if len(t.rows) == 0 {
-		return errf(472, "no expirations for %s", strings.Join(syms, ","))
-	}
-	return s.writeV3Table(w, q, t)
-}
-
-func (s *Sim) v3ListStrikes(w http.ResponseWriter, r *http.Request) *termError {
-	q := r.URL.Query()
-	syms, e := symbolsParam(q, true)
-	if e != nil {
-		return e
-	}
-	exp, e := parseDateParam("expiration", q.Get("expiration"))
-	if e != nil {
-		return e
-	}
-	t := v3Table{cols: []string{"symbol", "strike"}, quoted: []bool{true, false}}
-	for _, sym := range syms {
-		for _, k := range s.strikesOf(sym, exp) {
-			t.rows = append(t.rows, []string{sym, string(appendFixed(nil, k, 3, false))})
-		}
-	}
-	if len(t.rows) == 0 {
-		return errf(472, "no strikes for %s expiration %s", strings.Join(syms, ","), exp)
-	}
-	return s.writeV3Table(w, q, t)
-}
-
-// maxDTEParam reads max_dte (ok false when absent).
-func maxDTEParam(q url.Values) (int, bool, *termError) {
-	v := q.Get("max_dte")
-	if v == "" {
-		return 0, false, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, false, errf(473, "invalid max_dte %q: use a whole number of days, 0 or more", v)
-	}
-	return n, true, nil
-}
-
-func today() spx.Date { return spx.DateOf(time.Now().In(spx.NewYork)) }
-
-func (s *Sim) v3ListContracts(w http.ResponseWriter, r *http.Request) *termError {
-	q := r.URL.Query()
-	date, e := parseDateParam("date", q.Get("date"))
-	if e != nil {
-		return e
-	}
-	syms, e := symbolsParam(q, false)
-	if e != nil {
-		return e
-	}
-	maxDTE, hasMax, e := maxDTEParam(q)
-	if e != nil {
-		return e
-	}
-	t := v3Table{cols: []string{"symbol", "expiration", "strike", "right"}, quoted: []bool{true, true, false, true}}
-	s.eachContract(syms, date, func(root string, exp spx.Date, tenths int64, right byte) {
-		if hasMax && int(exp-date) > maxDTE {
-			return
-		}
-		rw := "PUT"
-		if right == 'C' {
-			rw = "CALL"
-		}
-		t.rows = append(t.rows, []string{root, exp.String(), string(appendFixed(nil, tenths, 3, false)), rw})
-	})
-	if len(t.rows) == 0 {
-		return errf(472, "no contracts quoted on %s for %s", date, strings.Join(syms, ","))
-	}
-	return s.writeV3Table(w, q, t)
-}
-
-// eachContract visits the contracts quoted on date for roots.
-func (s *Sim) eachContract(roots []string, date spx.Date, fn func(root string, exp spx.Date, tenths int64, right byte)) {
-	dd := s.market.dayOf(date)
-	if dd == nil {
-		return
-	}
-	for _, root := range roots {
-		root = strings.TrimSpace(root)
-		for _, exp := range s.market.expirations(root, date) {
-			for _, k := range s.market.strikes(dd, exp) {
-				tenths := int64(k*1000 + 0.5)
-				fn(root, exp, tenths, 'C')
-				fn(root, exp, tenths, 'P')
-			}
-		}
-	}
-}
-
-func (s *Sim) v3ListDates(w http.ResponseWriter, r *http.Request) *termError {
-	q := r.URL.Query()
-	sym, e := symbolParam(q)
-	if e != nil {
-		return e
-	}
-	exp, e := parseDateParam("expiration", q.Get("expiration"))
-	if e != nil {
-		return e
-	}
-	// Every strike of an expiration is quoted on each of its trade dates in
-	// the simulated market, so strike and right narrow nothing: they are
-	// checked and the dates are the expiration's.
-	if _, e := rightParam(q); e != nil {
-		return e
-	}
-	if _, e := strikeParam(q); e != nil {
-		return e
-	}
-	dates := s.market.tradeDates(sym, exp, today())
-	if len(dates) == 0 {
-		return errf(472, "no trade dates for %s expiration %s", sym, exp)
-	}
-	t := v3Table{cols: []string{"date"}, quoted: []bool{true}}
-	for _, d := range dates {
-		t.rows = append(t.rows, []string{d.String()})
-	}
-	return s.writeV3Table(w, q, t)
 }
 
 func ivlName(ms int32) string {
@@ -446,21 +234,8 @@ func parseV3History(q url.Values, ds spx.Dataset) (*histReq, rowFormat, *termErr
 		}
 		req.ivl = ms
 	}
-	if req.right, e = rightParam(q); e != nil {
+	if e = contractParams(q, req); e != nil {
 		return nil, 0, e
-	}
-	if req.strike, e = strikeParam(q); e != nil {
-		return nil, 0, e
-	}
-	if req.maxDTE, req.hasMaxDTE, e = maxDTEParam(q); e != nil {
-		return nil, 0, e
-	}
-	if v := q.Get("strike_range"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, 0, errf(473, "invalid strike_range %q: use a whole number of strikes, 1 or more", v)
-		}
-		req.strikeRange = n
 	}
 	if v := q.Get("start_time"); v != "" {
 		if req.startMs, e = parseClock("start_time", v); e != nil {
@@ -472,16 +247,9 @@ func parseV3History(q url.Values, ds spx.Dataset) (*histReq, rowFormat, *termErr
 			return nil, 0, e
 		}
 	}
-	var format rowFormat
-	switch f := q.Get("format"); f {
-	case "", "csv":
-		format = fmtV3CSV
-	case "ndjson":
-		format = fmtV3NDJSON
-	case "json":
-		format = fmtV3JSON
-	default:
-		return nil, 0, errf(473, "invalid format %q: use csv, ndjson or json", f)
+	format, e := formatParam(q)
+	if e != nil {
+		return nil, 0, e
 	}
 	if ds.Intraday() && req.to > req.from && req.ivl < msMinute {
 		return nil, 0, errf(473, "interval %s is under 1m, which is for single-day requests only: use date=, or interval=1m or longer", ivlName(req.ivl))
@@ -492,11 +260,54 @@ func parseV3History(q url.Values, ds spx.Dataset) (*histReq, rowFormat, *termErr
 	return req, format, nil
 }
 
+// contractParams reads the parameters that pick contracts: right, strike,
+// max_dte and strike_range.
+func contractParams(q url.Values, req *histReq) *termError {
+	var e *termError
+	if req.right, e = rightParam(q); e != nil {
+		return e
+	}
+	if req.strike, e = strikeParam(q); e != nil {
+		return e
+	}
+	if req.maxDTE, req.hasMaxDTE, e = maxDTEParam(q); e != nil {
+		return e
+	}
+	if v := q.Get("strike_range"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errf(473, "invalid strike_range %q: use a whole number of strikes, 1 or more", v)
+		}
+		req.strikeRange = n
+	}
+	return nil
+}
+
+// formatParam reads format (csv by default).
+func formatParam(q url.Values) (rowFormat, *termError) {
+	switch f := q.Get("format"); f {
+	case "", "csv":
+		return fmtV3CSV, nil
+	case "ndjson":
+		return fmtV3NDJSON, nil
+	case "json":
+		return fmtV3JSON, nil
+	default:
+		return 0, errf(473, "invalid format %q: use csv, ndjson or json", f)
+	}
+}
+
 func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) *termError {
 	req, format, e := parseV3History(r.URL.Query(), ds)
 	if e != nil {
 		return e
 	}
+	return s.serveV3History(w, r, req, format)
+}
+
+// serveV3History answers a parsed history (or at_time) request.
+func (s *Sim) serveV3History(w http.ResponseWriter, r *http.Request, req *histReq, format rowFormat) *termError {
+	ds := req.ds
 	segs, total, e := s.prepare(req)
 	if e != nil {
 		return e
@@ -513,9 +324,12 @@ func (s *Sim) v3History(w http.ResponseWriter, r *http.Request, ds spx.Dataset) 
 		head = []byte(`{"response":[`)
 	}
 	var res streamed
-	if format == fmtV3JSON && s.cfg.JSONShape != JSONSpec {
+	switch {
+	case format == fmtV3JSON && s.cfg.JSONShape == JSONColumnar:
 		res = s.streamColumnar(w, r, ds, segs, total)
-	} else {
+	case format == fmtV3JSON:
+		res = s.stream(w, r, newGenByContract(ds, segs), format, total, head, ct)
+	default:
 		res = s.stream(w, r, newGen(ds, segs), format, total, head, ct)
 	}
 	if res.complete {

@@ -29,7 +29,7 @@ var (
 		spx.EOD:          "ms_of_day,ms_of_day2,open,high,low,close,volume,count,bid_size,bid_exchange,bid,bid_condition,ask_size,ask_exchange,ask,ask_condition,date",
 		spx.OpenInterest: "ms_of_day,open_interest,date",
 	}
-	reISO    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$`)
+	reISO    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?$`)
 	reDate   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 	reStrike = regexp.MustCompile(`^\d+\.\d{3}$`)
 	timeCols = map[string]bool{"timestamp": true, "underlying_timestamp": true, "created": true, "last_trade": true}
@@ -75,8 +75,8 @@ func TestV3CSVMatchesDoc(t *testing.T) {
 }
 
 func TestV3NDJSONAndJSONSameValues(t *testing.T) {
-	s := small(t, func(c *Config) { c.JSONShape = JSONSpec })
-	columnar := small(t, nil)
+	s := small(t, nil)
+	columnar := small(t, func(c *Config) { c.JSONShape = JSONColumnar })
 	exp := firstExp(t, s, "SPXW", day0315)
 	base := "/v3/option/history/greeks/first_order?symbol=SPXW&expiration=" + exp.String() + "&date=" + day0315.Compact() + "&interval=5m"
 	_, _, csvBody := get(t, s.V3Handler(), base)
@@ -140,7 +140,7 @@ func TestV3NDJSONAndJSONSameValues(t *testing.T) {
 	if i != len(rows) {
 		t.Fatalf("json: %d rows want %d", i, len(rows))
 	}
-	// The default columnar shape: one array per column, in row order.
+	// The columnar shape: one array per column, in row order.
 	_, _, js = get(t, columnar.V3Handler(), base+"&format=json")
 	var cols map[string][]any
 	d = json.NewDecoder(bytes.NewReader(js))
@@ -394,13 +394,13 @@ func TestIntervalsAndWindows(t *testing.T) {
 		rows       int
 		first, end string
 	}{
-		{"", 23401, "09:30:00.000", "16:00:00.000"}, // the spec's default interval, 1s
-		{"&interval=1m", 391, "09:30:00.000", "16:00:00.000"},
-		{"&interval=5m", 79, "09:30:00.000", "16:00:00.000"},
-		{"&interval=1h", 7, "09:30:00.000", "15:30:00.000"},
-		{"&interval=1s&start_time=10:00:00.000&end_time=10:00:09.000", 10, "10:00:00.000", "10:00:09.000"},
-		{"&interval=100ms&start_time=10:00:00&end_time=10:00:01", 11, "10:00:00.000", "10:00:01.000"},
-		{"&interval=1m&start_time=15:00:00.000", 61, "15:00:00.000", "16:00:00.000"},
+		{"", 23401, "T09:30:00", "T16:00:00"}, // the spec's default interval, 1s
+		{"&interval=1m", 391, "T09:30:00", "T16:00:00"},
+		{"&interval=5m", 79, "T09:30:00", "T16:00:00"},
+		{"&interval=1h", 7, "T09:30:00", "T15:30:00"},
+		{"&interval=1s&start_time=10:00:00.000&end_time=10:00:09.000", 10, "T10:00:00", "T10:00:09"},
+		{"&interval=100ms&start_time=10:00:00&end_time=10:00:01", 11, "T10:00:00", "T10:00:01"},
+		{"&interval=1m&start_time=15:00:00.000", 61, "T15:00:00", "T16:00:00"},
 	}
 	for _, tc := range tests {
 		code, _, body := get(t, s.V3Handler(), base+tc.query)
@@ -431,7 +431,7 @@ func TestSubMinuteIntervalsOneDayOnly(t *testing.T) {
 			t.Errorf("%q: %d %s", q, code, body)
 		}
 	}
-	if code, _, body := get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&date=20240311&end_time=09:30:05"); code != 200 || !bytes.Contains(body, []byte("T09:30:01.000,")) || bytes.Contains(body, []byte("T09:30:06")) {
+	if code, _, body := get(t, s.V3Handler(), "/v3/option/history/quote?symbol=SPXW&expiration="+exp.Compact()+"&date=20240311&end_time=09:30:05"); code != 200 || !bytes.Contains(body, []byte("T09:30:01,")) || bytes.Contains(body, []byte("T09:30:06")) {
 		t.Errorf("default 1s: %d %s", code, body)
 	}
 }

@@ -18,7 +18,8 @@ import (
 	"time"
 )
 
-// Paths the proxy answers itself; every other path is forwarded.
+// Paths the proxy answers itself; the terminal's read-only endpoints are
+// forwarded, every other path refused.
 const (
 	StatsPath  = "/proxy/stats"  // JSON Stats; needs the token
 	HealthPath = "/proxy/health" // "ok <terminal status word>"; no token
@@ -182,10 +183,11 @@ func (p *Proxy) count(status int) {
 	p.mu.Unlock()
 }
 
-// ServeHTTP answers /proxy/health and /proxy/stats itself and forwards
-// everything else to the terminal. A terminal body that breaks off midway
-// aborts the response (http.ErrAbortHandler) so the client sees a cut body,
-// not a short one that looks complete.
+// ServeHTTP answers /proxy/health and /proxy/stats itself and forwards GET
+// and HEAD of the terminal's read-only endpoints (see refusal) to the
+// terminal; anything else is refused with 405 or 403. A terminal body that
+// breaks off midway aborts the response (http.ErrAbortHandler) so the
+// client sees a cut body, not a short one that looks complete.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == HealthPath {
 		p.serveHealth(w, r)
@@ -205,8 +207,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(p.Stats())
 	case strings.HasPrefix(r.URL.Path, "/proxy/"):
-		http.Error(w, "unknown proxy path "+r.URL.Path+": the proxy answers "+StatsPath+" and "+HealthPath+"; everything else goes to the terminal", http.StatusNotFound)
+		http.Error(w, "unknown proxy path "+r.URL.Path+": the proxy answers "+StatsPath+" and "+HealthPath+"; the terminal's read-only endpoints go to the terminal", http.StatusNotFound)
 	default:
+		if code, why := refusal(r); code != 0 {
+			p.count(code)
+			p.log.Warn("refused a request the proxy does not forward", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.EscapedPath(), "status", code)
+			if code == http.StatusMethodNotAllowed {
+				w.Header().Set("Allow", "GET, HEAD")
+			}
+			http.Error(w, why, code)
+			return
+		}
 		p.forward(w, r)
 	}
 }

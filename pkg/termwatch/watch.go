@@ -34,6 +34,13 @@ type Config struct {
 	Every  time.Duration
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
+	// Lost, when set, is told of each outage once, as it begins: when the
+	// terminal stops being up, or is found down or disconnected before it
+	// was ever up (a terminal still starting is not an outage until it
+	// fails). The pipeline records it in the error log, so an outage shows
+	// under recent errors although no job fails for it. It is called
+	// outside the watcher's lock, from the check that saw the change.
+	Lost func(ctx context.Context, st spx.TerminalStatus)
 }
 
 // Watcher tracks the terminal's state and gates calls on it. It is safe
@@ -48,6 +55,7 @@ type Watcher struct {
 	st      spx.TerminalStatus
 	c       *thetadata.Client // nil until found, and after a loss
 	changed chan struct{}     // closed and replaced at every change of state or client
+	lost    bool              // the current outage was reported to Config.Lost
 }
 
 var _ spx.Source = (*Watcher)(nil)
@@ -121,7 +129,7 @@ func (w *Watcher) Check(ctx context.Context) spx.TerminalStatus {
 			return w.Status()
 		}
 		if err == nil {
-			return w.set(c, word, nil)
+			return w.set(ctx, c, word, nil)
 		}
 		// Gone, or another generation answers there now: find it again.
 		w.log.Debug("terminal status check failed; probing again", "err", err)
@@ -131,20 +139,29 @@ func (w *Watcher) Check(ctx context.Context) spx.TerminalStatus {
 		return w.Status()
 	}
 	if err != nil {
-		return w.set(nil, "", err)
+		return w.set(ctx, nil, "", err)
 	}
 	word, err := c.Health(ctx)
 	if ctx.Err() != nil {
 		return w.Status()
 	}
 	if err != nil {
-		return w.set(nil, "", err)
+		return w.set(ctx, nil, "", err)
 	}
-	return w.set(c, word, nil)
+	return w.set(ctx, c, word, nil)
 }
 
-// set records the outcome of a check.
-func (w *Watcher) set(c *thetadata.Client, word string, err error) spx.TerminalStatus {
+// set records the outcome of a check and tells Config.Lost of a new outage.
+func (w *Watcher) set(ctx context.Context, c *thetadata.Client, word string, err error) spx.TerminalStatus {
+	st, lost := w.record(c, word, err)
+	if lost && w.cfg.Lost != nil {
+		w.cfg.Lost(ctx, st)
+	}
+	return st
+}
+
+// record stores the outcome of a check; lost reports a new outage.
+func (w *Watcher) record(c *thetadata.Client, word string, err error) (_ spx.TerminalStatus, lost bool) {
 	now := w.cfg.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -176,8 +193,14 @@ func (w *Watcher) set(c *thetadata.Client, word string, err error) spx.TerminalS
 		close(w.changed)
 		w.changed = make(chan struct{})
 	}
+	switch {
+	case st.State == spx.TerminalUp:
+		w.lost = false
+	case !w.lost && (prev.State == spx.TerminalUp || st.State != spx.TerminalStarting):
+		w.lost, lost = true, true
+	}
 	w.st, w.c = st, c
-	return st
+	return st, lost
 }
 
 func (w *Watcher) logChange(prev, st spx.TerminalStatus) {

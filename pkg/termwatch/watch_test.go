@@ -171,3 +171,32 @@ func TestErrorsWhileUpAreReturned(t *testing.T) {
 		t.Errorf("History of a missing expiration: %v (class %s), want NO_DATA", err, spx.ClassOf(err))
 	}
 }
+
+// Config.Lost hears of each outage once, as it begins: a terminal that is
+// not there when spx starts, and one that goes away after being up; not
+// every check of the same outage, nor a terminal that answers.
+func TestLostOncePerOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr := freeAddr(t)
+	var lost []spx.TerminalStatus
+	o := thetadata.Options{BaseURL: "http://" + addr, API: "v3", ConnectTimeout: time.Second, HeaderTimeout: 5 * time.Second}
+	w := New(Config{Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, o) },
+		Lost: func(_ context.Context, st spx.TerminalStatus) { lost = append(lost, st) }})
+
+	w.Check(ctx)
+	w.Check(ctx)
+	if len(lost) != 1 || lost[0].State != spx.TerminalDown || !strings.Contains(lost[0].LastError, addr) {
+		t.Fatalf("after two checks of an absent terminal, Lost heard %+v; want one outage, down, naming %s", lost, addr)
+	}
+	_, stop := serve(t, addr, "v3", terminalsim.Faults{})
+	if st := w.Check(ctx); st.State != spx.TerminalUp {
+		t.Fatalf("terminal started: %+v", st)
+	}
+	stop()
+	w.Check(ctx)
+	w.Check(ctx)
+	if len(lost) != 2 || lost[1].State != spx.TerminalDown {
+		t.Fatalf("after the terminal went away, Lost heard %+v; want a second outage", lost)
+	}
+}

@@ -230,8 +230,8 @@ func TestSpecExamples(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, ex := range exs {
-		if ex.Endpoint == "/option/list/strikes" {
-			continue // spx does not list strikes
+		if e, _ := tab.Endpoint(ex.Endpoint); e.SPX == "" {
+			continue // spx does not read it (strikes, symbols, at_time: the deep check compares them raw)
 		}
 		t.Run(ex.Endpoint+"/"+ex.Format, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -113,7 +113,39 @@ func (c *Client) DeepCheck(ctx context.Context, root string, date spx.Date) ([]C
 			add(c.chainCheck(ctx, ds, root, date, exp, n))
 		}
 	}
+	if c.gen == "v3" {
+		out = append(out, c.v3OnlyChecks(ctx, tab, root, date, exp)...)
+	}
 	return out, nil
+}
+
+// v3OnlyChecks exercises the v3 endpoints spx does not read but the
+// simulator serves (the symbol list, the trade lists, at_time quote and
+// trade), so a real terminal's answers are compared with the spec's
+// contract as the simulator's are (docs/thetadata.md).
+func (c *Client) v3OnlyChecks(ctx context.Context, tab *thetaspec.Table, root string, date, exp spx.Date) []Check {
+	var out []Check
+	ch, body := c.rawCheckBody(ctx, tab, "/option/list/symbols", "/v3/option/list/symbols", "")
+	if !slices.Contains(strings.Fields(strings.ReplaceAll(string(body), ",", " ")), root) {
+		ch.Differences = append(ch.Differences, "format=csv: "+root+" is not among the symbols")
+	}
+	out = append(out, ch)
+	for _, tc := range []struct{ endpoint, name, pq string }{
+		{"/option/list/dates/{request_type}", "request_type=trade", "/v3/option/list/dates/trade?symbol=" + root + "&expiration=" + exp.Compact()},
+		{"/option/list/contracts/{request_type}", "request_type=trade", "/v3/option/list/contracts/trade?date=" + date.Compact() + "&symbol=" + root},
+		{"/option/at_time/quote", "", "/v3/option/at_time/quote?symbol=" + root + "&expiration=" + exp.Compact() + "&start_date=" + date.Compact() + "&end_date=" + date.Compact() + "&time_of_day=10:00:00.000&right=call"},
+		{"/option/at_time/trade", "", "/v3/option/at_time/trade?symbol=" + root + "&expiration=" + exp.Compact() + "&start_date=" + date.Compact() + "&end_date=" + date.Compact() + "&time_of_day=15:00:00.000&right=call"},
+	} {
+		ch, _ := c.rawCheckBody(ctx, tab, tc.endpoint, tc.pq, "")
+		if tc.name != "" {
+			ch.Endpoint += " " + tc.name
+		}
+		if ch.Rows == 0 {
+			ch.Differences = append(ch.Differences, "no rows")
+		}
+		out = append(out, ch)
+	}
+	return out
 }
 
 // chainCheck asks ds for every expiration of date at once (expiration=*,
@@ -203,17 +235,25 @@ func (c *Client) readAll(ctx context.Context, req spx.HistoryRequest) (int, erro
 // no contract table: the check is named by v2pq and rests on spx's own
 // readers (the caller's part).
 func (c *Client) rawCheck(ctx context.Context, tab *thetaspec.Table, endpoint, pq, v2pq string) Check {
+	ch, _ := c.rawCheckBody(ctx, tab, endpoint, pq, v2pq)
+	return ch
+}
+
+// rawCheckBody is rawCheck that also returns the CSV answer; the check's
+// Rows are that answer's rows.
+func (c *Client) rawCheckBody(ctx context.Context, tab *thetaspec.Table, endpoint, pq, v2pq string) (Check, []byte) {
 	ch := Check{Endpoint: endpoint, URL: c.base + pq, Differences: []string{}}
 	if c.gen != "v3" {
 		path, _, _ := strings.Cut(v2pq, "?")
 		ch.Endpoint, ch.URL = path, c.base+v2pq
-		return ch
+		return ch, nil
 	}
 	e, ok := tab.Endpoint(endpoint)
 	if !ok {
 		ch.Differences = append(ch.Differences, "not in the contract table")
-		return ch
+		return ch, nil
 	}
+	var csvBody []byte
 	sep := "?"
 	if strings.Contains(pq, "?") {
 		sep = "&"
@@ -223,6 +263,10 @@ func (c *Client) rawCheck(ctx context.Context, tab *thetaspec.Table, endpoint, p
 		if err != nil {
 			ch.Differences = append(ch.Differences, fmt.Sprintf("format=%s: %v", format, err))
 			continue
+		}
+		if format == "csv" {
+			csvBody = body
+			ch.Rows = max(0, len(strings.Split(strings.TrimSpace(string(body)), "\n"))-1)
 		}
 		if np := strings.TrimSpace(hdr.Get("Next-Page")); np != "" && np != "null" {
 			ch.Differences = append(ch.Differences, fmt.Sprintf("format=%s: a Next-Page header (%s): spx does not page v3 answers", format, np))
@@ -235,7 +279,7 @@ func (c *Client) rawCheck(ctx context.Context, tab *thetaspec.Table, endpoint, p
 			ch.Notes = append(ch.Notes, "format="+format+": "+n)
 		}
 	}
-	return ch
+	return ch, csvBody
 }
 
 type header interface{ Get(string) string }

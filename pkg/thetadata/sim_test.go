@@ -28,7 +28,12 @@ func startSim(t *testing.T, cfg terminalsim.Config) (*terminalsim.Sim, string, s
 }
 
 func TestSimAllEndpoints(t *testing.T) {
-	sim, v3URL, v2URL := startSim(t, terminalsim.Config{Seed: 7, MaxExpirations: 2, MaxStrikes: 4, TickLimit: 1000})
+	cfg := terminalsim.Config{Seed: 7, MaxExpirations: 2, MaxStrikes: 4, TickLimit: 1000}
+	sim, v3URL, v2URL := startSim(t, cfg)
+	// The same market answering format=json in the columnar shape (the
+	// default is the spec's): the client reads both.
+	cfg.JSONShape = terminalsim.JSONColumnar
+	_, columnarURL, _ := startSim(t, cfg)
 	date := spx.NewDate(2024, 3, 14)
 	roots := []string{"SPXW", "SPX"}
 	clients := []*Client{
@@ -37,6 +42,7 @@ func TestSimAllEndpoints(t *testing.T) {
 		newClient(t, v2URL, "v2", func(o *Options) { o.V2CSV = true }),
 		newClient(t, v3URL, "v3", func(o *Options) { o.V3Format = "ndjson" }),
 		newClient(t, v3URL, "v3", func(o *Options) { o.V3Format = "json" }),
+		newClient(t, columnarURL, "v3", func(o *Options) { o.V3Format = "json" }),
 	}
 	if clients[0].Generation() != "v3" || clients[1].Generation() != "v2" {
 		t.Fatalf("auto probing: %s, %s", clients[0].Generation(), clients[1].Generation())
@@ -51,6 +57,9 @@ func TestSimAllEndpoints(t *testing.T) {
 		}
 		if c.gen == "v3" {
 			name += c.o.V3Format
+		}
+		if c.base == columnarURL+"/v3" || c.base == columnarURL {
+			name += "-columnar"
 		}
 		ctx := context.Background()
 		if h, err := c.Health(ctx); err != nil || h != "CONNECTED" {

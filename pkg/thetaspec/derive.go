@@ -14,6 +14,7 @@ import (
 // Covered are the endpoints the table covers, in order, with what spx
 // uses each for.
 var Covered = []struct{ Path, SPX, Dataset string }{
+	{"/option/list/symbols", "", ""},
 	{"/option/list/expirations", "Expirations: every expiration ever listed for a root", ""},
 	{"/option/list/strikes", "", ""},
 	{"/option/list/dates/{request_type}", "ExpirationDates (request_type=quote): the trade dates of an expiration", ""},
@@ -23,6 +24,8 @@ var Covered = []struct{ Path, SPX, Dataset string }{
 	{"/option/history/ohlc", "History of dataset ohlc", "ohlc"},
 	{"/option/history/eod", "History of dataset eod", "eod"},
 	{"/option/history/open_interest", "History of dataset open_interest", "open_interest"},
+	{"/option/at_time/quote", "", ""},
+	{"/option/at_time/trade", "", ""},
 }
 
 // Derive builds the table from the spec's bytes; src says where they came

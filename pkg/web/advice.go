@@ -31,6 +31,9 @@ var adviceRules = []struct{ match, advice string }{
 // Advice returns what a person should do about e.
 func Advice(e spx.ErrorEntry) string {
 	msg := strings.ToLower(e.Message)
+	if e.Type == spx.ErrorTypeTerminal {
+		return "Nothing fails for it: spx waits and carries on by itself once the terminal is up. If it stays away, start the Theta Terminal (or restart it, if it lost ThetaData) and check thetadata.base_url (127.0.0.1 rather than localhost)."
+	}
 	for _, r := range adviceRules {
 		if strings.Contains(msg, r.match) {
 			return r.advice

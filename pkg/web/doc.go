@@ -20,6 +20,11 @@
 //	GET  /api/stream           LiveReply as server-sent events every Interval
 //	POST /api/retry            {"date":"YYYY-MM-DD"} → RetryReply (JSON body
 //	                           only, same-origin: the page's script)
+//	GET  /metrics              Config.Metrics, when given (Prometheus)
+//
+// Every request must name the server in its Host header (localhost, an IP
+// address, or one of Access.Hosts; 421 otherwise, against DNS rebinding)
+// and, when Access.User is set, carry its basic-auth credentials (401).
 //
 // It must not change the archive: it reads the status store through a small
 // read-only interface, and the only action it offers (retry) goes through

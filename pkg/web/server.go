@@ -54,6 +54,12 @@ type Config struct {
 	Now func() time.Time
 	// Follow reports the coordinator's calendar following (nil: not shown).
 	Follow func() *spx.FollowStatus
+	// Access is who may use the page: the Host names it answers to and
+	// the credentials it requires. It applies to every request, Metrics
+	// included.
+	Access Access
+	// Metrics, when set, is served on GET /metrics (Prometheus).
+	Metrics http.Handler
 }
 
 // Server is the web page and its JSON API; it is an http.Handler.
@@ -87,15 +93,31 @@ func NewServer(cfg Config) *Server {
 	s.mux.HandleFunc("GET /api/live", s.handleLive)
 	s.mux.HandleFunc("GET /api/stream", s.handleStream)
 	s.mux.HandleFunc("POST /api/retry", s.handleRetry)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	return s
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A Host header that is not one of
+// Access's names is refused first (421), then a request without the
+// credentials Access requires (401).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if !s.cfg.Access.HostAllowed(r.Host) {
+		s.log.Warn("refused a request for another host name", "host", r.Host, "remote", r.RemoteAddr, "path", r.URL.Path)
+		s.fail(w, http.StatusMisdirectedRequest, fmt.Errorf("this spx page does not answer to host %q: open it by 127.0.0.1, localhost or its IP address, or add the name to web.hosts (SPX_WEB_HOSTS)", r.Host))
+		return
+	}
+	if !s.cfg.Access.authorized(r) {
+		s.log.Debug("asked for the page's credentials", "remote", r.RemoteAddr, "path", r.URL.Path)
+		h.Set("WWW-Authenticate", `Basic realm="spx", charset="UTF-8"`)
+		s.fail(w, http.StatusUnauthorized, errors.New("this spx page needs a user name and password: those of web.user and web.password"))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -302,6 +324,10 @@ type LiveReply struct {
 	// Days fingerprints the day records (count and latest update) so the
 	// page knows when to redraw the calendar.
 	Days string `json:"days,omitempty"`
+	// Errors fingerprints the error log (its newest entry) so the page
+	// reloads the recent errors when one is added that changes no day,
+	// such as a terminal outage.
+	Errors string `json:"errors,omitempty"`
 	// Terminal is the Theta Terminal's state (nil when not watched here).
 	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
 }
@@ -325,6 +351,9 @@ func (s *Server) live(ctx context.Context) LiveReply {
 			last = latest(last, d.UpdatedAt, d.StartedAt, d.CompletedAt)
 		}
 		rep.Days = fmt.Sprintf("%d@%d", len(days), last.UnixNano())
+	}
+	if errs, err := s.cfg.Store.Errors(ctx, 1); err == nil && len(errs) > 0 {
+		rep.Errors = fmt.Sprintf("%d@%s/%d", errs[0].Time.UnixNano(), errs[0].Type, len(errs[0].Message))
 	}
 	return rep
 }
@@ -393,6 +422,12 @@ func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.cfg.Retrier.RetryDate(r.Context(), req.Date)
+	if spx.IsRefused(err) {
+		// Not a session, outside the calendar, or not final yet: nothing
+		// was recorded.
+		s.fail(w, http.StatusBadRequest, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, fmt.Errorf("retrying %s: %w", req.Date, err))
 		return

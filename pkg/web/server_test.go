@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -297,6 +298,13 @@ func TestRetry(t *testing.T) {
 		t.Errorf("GET /api/retry: %d, want 405", code)
 	}
 
+	// A day the coordinator refuses (not a session, not final) is the
+	// request's fault: 400 with its one line.
+	r.err = spx.Refusedf("2026-10-10 is a Saturday, not a trading session (spx calendar lists the sessions)")
+	if code, body := post(ts, "application/json", "", `{"date":"2026-10-10"}`); code != 400 || !strings.Contains(body, "is a Saturday, not a trading session") {
+		t.Errorf("refused retry: %d %s, want 400 with the reason", code, body)
+	}
+
 	r.err = errors.New("coordinator busy")
 	if code, body := post(ts, "application/json", "", `{"date":"2024-01-04"}`); code != 500 || !strings.Contains(body, "coordinator busy") {
 		t.Errorf("failing retrier: %d %s", code, body)
@@ -400,6 +408,7 @@ func TestAdvice(t *testing.T) {
 		{spx.ErrorEntry{Type: "transient", Message: "429 too many requests"}, "retries it by itself"},
 		{spx.ErrorEntry{Type: "permanent", Message: "something odd"}, "retry the day"},
 		{spx.ErrorEntry{Type: "coordinator", Message: "job hit max deliver: dead"}, "deliveries"},
+		{spx.ErrorEntry{Type: spx.ErrorTypeTerminal, Message: "Theta Terminal down: dial tcp 127.0.0.1:25503: connect: connection refused"}, "carries on by itself"},
 	} {
 		if got := Advice(tc.e); !strings.Contains(got, tc.says) {
 			t.Errorf("Advice(%q) = %q, want it to say %q", tc.e.Message, got, tc.says)
@@ -426,8 +435,19 @@ func TestTerminalState(t *testing.T) {
 			t.Errorf("%s terminal = %+v, want %+v", path, rep.Terminal, st)
 		}
 	}
-	if _, body := get(t, ts.URL+"/"); !strings.Contains(string(body), `id="terminal"`) {
-		t.Error("the page header has no terminal badge")
+	_, page := get(t, ts.URL+"/")
+	if !strings.Contains(string(page), `id="terminal-badge"`) || !strings.Contains(string(page), `id="terminal-state"`) {
+		t.Error("the page has no terminal badge in its header or no terminal state in its Terminal card")
+	}
+	// The page's script finds its elements by id: one id, one element.
+	seen := map[string]int{}
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(string(page), -1) {
+		seen[m[1]]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("the page has %d elements with id %q", n, id)
+		}
 	}
 	bare := httptest.NewServer(NewServer(Config{Store: seedStore(t)}))
 	defer bare.Close()

@@ -155,7 +155,7 @@ func TestRunStartsWithoutTerminal(t *testing.T) {
 	if live.Terminal == nil || live.Terminal.State != spx.TerminalDown {
 		t.Errorf("/api/live (the page header) terminal = %+v, want down", live.Terminal)
 	}
-	if page := getText(t, web+"/"); !strings.Contains(page, `id="terminal"`) {
+	if page := getText(t, web+"/"); !strings.Contains(page, `id="terminal-badge"`) {
 		t.Error("the page has no terminal badge in its header")
 	}
 	if m := getText(t, web+"/metrics"); !strings.Contains(m, "spx_terminal_up 0") || !strings.Contains(m, `spx_terminal_state{state="down"} 1`) {
@@ -164,6 +164,9 @@ func TestRunStartsWithoutTerminal(t *testing.T) {
 	out, _ := c.cli(30*time.Second, "status", "--nats", c.natsURL, "--format", "table")
 	if !regexp.MustCompile(`terminal\s+down since .*: planning and fetching wait for it`).MatchString(out) {
 		t.Errorf("spx status does not say the terminal is down:\n%s", out)
+	}
+	if !strings.Contains(out, "Theta Terminal down") {
+		t.Errorf("spx status's recent errors do not list the outage:\n%s", out)
 	}
 
 	day := dates("2024-03-05")

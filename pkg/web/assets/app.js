@@ -9,7 +9,7 @@ const LEGEND = [
 ];
 const MONTHS = ["Jan","Feb","Mar","Apr","May","Jun","Jul","Aug","Sep","Oct","Nov","Dec"];
 
-const state = { info: null, year: null, days: "", selected: null, rates: [] };
+const state = { info: null, year: null, days: "", errors: "", selected: null, terminal: null, health: null };
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -132,19 +132,38 @@ async function retryDay() {
   }
 }
 
-// renderTerminal shows the Theta Terminal's state in the header: while it
-// is not up, planning and fetching wait for it.
-function renderTerminal(t) {
-  const b = $("terminal");
-  b.hidden = !t;
+// renderTerminal shows the Theta Terminal's state in the header badge and
+// the Terminal card: while it is not up, planning and fetching wait for it,
+// and the card says why. t is nil when nothing here watches the terminal.
+function renderTerminal() {
+  const t = state.terminal, h = state.health;
+  const badge = $("terminal-badge"), line = $("terminal-state");
+  badge.hidden = !t;
+  line.hidden = !t;
   if (!t) return;
-  b.dataset.state = t.state;
-  b.textContent = "terminal " + t.state + (t.api ? " (" + t.api + ")" : "") + (t.since ? " since " + fmtTime(t.since) : "");
-  b.title = t.state === "up" ? (t.url || "") : (t.last_error || "") + (t.state === "unknown" ? "" : " · planning and fetching wait for it");
+  const since = t.since ? " since " + fmtTime(t.since) : "";
+  const api = t.api ? " (" + t.api + ")" : "";
+  const p50 = h && h.requests > 0 && h.latency_ms ? " · p50 " + Math.round(h.latency_ms.p50 || 0) + " ms" : "";
+  badge.dataset.state = t.state;
+  badge.textContent = "terminal " + t.state + (t.state === "up" ? api + p50 : since);
+  badge.title = t.state === "up" ? (t.url || "") : (t.last_error || "");
+  line.dataset.state = t.state;
+  const parts = [el("strong", { text: t.state }), api + since];
+  if (t.state === "up") {
+    if (t.url) parts.push(" at " + t.url);
+  } else if (t.state === "unknown") {
+    parts.push(": not checked yet");
+  } else {
+    parts.push(": planning and fetching wait for it");
+    if (t.last_error) parts.push(el("span", { class: "why", text: t.last_error }));
+  }
+  line.replaceChildren(...parts);
 }
 
 function renderLive(rep) {
-  renderTerminal(rep.terminal);
+  state.terminal = rep.terminal || null;
+  state.health = rep.running && rep.stats ? rep.stats.terminal : null;
+  renderTerminal();
   $("live-off").hidden = rep.running;
   $("live-on").hidden = !rep.running;
   if (!rep.running) {
@@ -156,32 +175,41 @@ function renderLive(rep) {
     el("td", { text: q.stage }), el("td", { class: "num", text: fmtInt(q.pending) }),
     el("td", { class: "num", text: fmtInt(q.in_flight) }), el("td", { class: "num", text: fmtInt(q.dead) }))));
   $("workers").replaceChildren(...(s.workers || []).map((w) => el("li", { text: w.role + ": " + w.connected + " connected" })));
-  const pts = s.throughput || [];
-  const last = pts.length ? pts[pts.length - 1] : { rows_per_sec: 0, bytes_per_sec: 0 };
-  $("rate-now").textContent = fmtInt(Math.round(last.rows_per_sec)) + " rows/s, " + (last.bytes_per_sec / 1e6).toFixed(2) + " MB/s";
-  drawSpark(pts);
+  renderThroughput(s.throughput || []);
   const t = s.terminal || {};
   const l = t.latency_ms || {};
   const errs = Object.entries(t.errors_per_min || {}).map(([k, v]) => k + " " + v.toFixed(1) + "/min").join(", ") || "none";
-  $("terminal").replaceChildren(
+  $("terminal-health").replaceChildren(
     el("dt", { text: "window" }), el("dd", { text: t.window || "-" }),
     el("dt", { text: "responses" }), el("dd", { text: fmtInt(t.requests) }),
     el("dt", { text: "latency p50 / p95" }), el("dd", { text: Math.round(l.p50 || 0) + " / " + Math.round(l.p95 || 0) + " ms" }),
     el("dt", { text: "errors" }), el("dd", { text: errs }));
 }
 
-function drawSpark(pts) {
-  const svg = $("spark");
+// renderThroughput draws rows/s and MB/s as two charts, each scaled to its
+// own peak: in one chart the two lines have the same shape whenever every
+// job writes about as many bytes per row, and the second hid the first.
+function renderThroughput(pts) {
+  const last = pts.length ? pts[pts.length - 1] : { rows_per_sec: 0, bytes_per_sec: 0 };
+  const peak = (key) => Math.max(0, ...pts.map((p) => p[key]));
+  $("rate-rows").textContent = fmtInt(Math.round(last.rows_per_sec));
+  $("peak-rows").textContent = "peak " + fmtInt(Math.round(peak("rows_per_sec")));
+  $("rate-bytes").textContent = (last.bytes_per_sec / 1e6).toFixed(2);
+  $("peak-bytes").textContent = "peak " + (peak("bytes_per_sec") / 1e6).toFixed(2);
+  const span = pts.length > 1 ? (new Date(pts[pts.length - 1].time) - new Date(pts[0].time)) / 1000 : 0;
+  $("rate-window").textContent = span > 0 ? "last " + Math.round(span / 60) + " min, newest at the right" : "";
+  drawSpark($("spark-rows"), pts, "rows_per_sec");
+  drawSpark($("spark-bytes"), pts, "bytes_per_sec");
+}
+
+function drawSpark(svg, pts, key) {
   const ns = "http://www.w3.org/2000/svg";
   svg.replaceChildren();
   if (pts.length < 2) return;
-  for (const [key, cls] of [["rows_per_sec", "rows"], ["bytes_per_sec", "bytes"]]) {
-    const max = Math.max(1, ...pts.map((p) => p[key]));
-    const line = document.createElementNS(ns, "polyline");
-    line.setAttribute("class", cls);
-    line.setAttribute("points", pts.map((p, i) => (i * 300 / (pts.length - 1)).toFixed(1) + "," + (58 - 56 * p[key] / max).toFixed(1)).join(" "));
-    svg.append(line);
-  }
+  const max = Math.max(1, ...pts.map((p) => p[key]));
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", pts.map((p, i) => (i * 300 / (pts.length - 1)).toFixed(1) + "," + (38 - 36 * p[key] / max).toFixed(1)).join(" "));
+  svg.append(line);
 }
 
 async function loadErrors() {
@@ -211,7 +239,8 @@ async function openDate(iso) {
 
 async function loadStatus() {
   const s = await api("/api/status?errors=0");
-  renderTerminal(s.terminal);
+  state.terminal = s.terminal || null;
+  renderTerminal();
   const days = Object.entries(s.days).map(([k, v]) => v + " " + k.replace("_", " ")).join(", ") || "none";
   $("summary").textContent = s.days_total + " days recorded (" + days + ") · " + fmtInt(s.rows) + " rows · " + fmtBytes(s.bytes) +
     (s.last_activity ? " · last activity " + fmtTime(s.last_activity) : "");
@@ -219,7 +248,13 @@ async function loadStatus() {
 
 async function onUpdate(rep) {
   renderLive(rep);
+  if (rep.errors !== state.errors && rep.days === state.days) {
+    // A terminal outage changes the error log but no day.
+    state.errors = rep.errors;
+    await loadErrors();
+  }
   if (rep.days !== state.days) {
+    state.errors = rep.errors;
     state.days = rep.days;
     await Promise.all([loadCalendar(), loadErrors(), loadStatus()]);
     if (state.selected && !$("day").hidden) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ func TestBrowserOnSimulatorPipeline(t *testing.T) {
 	p, err := pipeline.Start(context.Background(), pipeline.Options{Config: cfg, Coordinator: true, Fetchers: 2, Writers: 1,
 		Embedded: true, Store: store, Topology: queue.Topology{FetchAckWait: 5 * time.Second}, FetchRetries: 1,
 		RetryBase: 10 * time.Millisecond, Policy: queue.Policy{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond},
-		InProgressEvery: time.Second})
+		InProgressEvery: time.Second, TerminalEvery: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,9 @@ func TestBrowserOnSimulatorPipeline(t *testing.T) {
 	process(bad, spx.DayFailed)
 	sim.SetFaults(terminalsim.Faults{})
 
+	terminal := func() *spx.TerminalStatus { st := p.Terminal.Status(); return &st }
 	srv := web.NewServer(web.Config{Store: store, Live: live, Years: []int{2024}, Database: store.Path(), Interval: 300 * time.Millisecond,
+		Terminal: terminal,
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})
 			return res.Jobs, err
@@ -122,11 +125,21 @@ func TestBrowserOnSimulatorPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading the page: %v", err)
 	}
-	terminal, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("terminal")))
-	if err != nil {
-		t.Fatal(err)
+	// What a person reads: the terminal up, with its latency, in the
+	// header and the Terminal card; rows/s drawn in the throughput card.
+	header := browsertest.WaitRegionText(t, ctx, "spx archive", 5*time.Second, "terminal up (v3) · p50 ")
+	card := browsertest.WaitRegionText(t, ctx, "Terminal", 5*time.Second, "up (v3)", v3, "latency p50 / p95", "errors")
+	throughput := browsertest.RegionText(t, ctx, "Throughput")
+	t.Logf("header: %q\nterminal card: %q\nthroughput card: %q", header, card, throughput)
+	if !strings.Contains(throughput, "rows/s") || !strings.Contains(throughput, "MB/s") {
+		t.Errorf("throughput card reads %q, want rows/s and MB/s", throughput)
 	}
-	t.Logf("terminal panel: %q", terminal)
+	if n := browsertest.PixelsNear(t, ctx, "#throughput", [3]uint8{0x2d, 0xa4, 0x4e}, 40); n < 100 {
+		t.Errorf("the throughput card shows %d pixels of the rows/s line's green, want a visible line", n)
+	}
+	if dups := browsertest.DuplicateIDs(t, ctx); len(dups) > 0 {
+		t.Errorf("ids used more than once: %q", dups)
+	}
 	browsertest.Screenshot(t, ctx, "web-pipeline-failed.png")
 
 	// Retry the failed day from the page; the pipeline fetches it again
@@ -146,4 +159,13 @@ func TestBrowserOnSimulatorPipeline(t *testing.T) {
 		t.Errorf("after the retry: %+v (ok %v, err %v), want success after 1 retry", day, ok, err)
 	}
 	browsertest.Screenshot(t, ctx, "web-pipeline-retried.png")
+
+	// The terminal goes away: the page says so, and why, and lists the
+	// outage under Recent errors although no job failed for it.
+	stopSim()
+	browsertest.WaitRegionText(t, ctx, "Terminal", 10*time.Second, "down (v3) since", "planning and fetching wait for it", "connection refused")
+	browsertest.WaitRegionText(t, ctx, "spx archive", 5*time.Second, "terminal down since")
+	errs := browsertest.WaitRegionText(t, ctx, "Recent errors", 5*time.Second, "Theta Terminal down", "connection refused", "spx waits")
+	t.Logf("recent errors: %q", errs)
+	browsertest.Screenshot(t, ctx, "web-pipeline-terminal-down.png")
 }
