@@ -82,12 +82,12 @@ func runConfigGet(ctx context.Context, o *Options, out io.Writer, key, format st
 			return Usage(err)
 		}
 	}
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openConfigForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	settings, err := config.Explain(ctx, explicitFlags(o), os.Getenv, st)
+	defer rs.close()
+	settings, err := config.Explain(ctx, explicitFlags(o), os.Getenv, rs.st)
 	if err != nil {
 		return configError(err)
 	}
@@ -205,9 +205,11 @@ func newConfigValidateCommand(o *Options) *cobra.Command {
 		Short: "Check every configuration value, the directories, the terminal and NATS",
 		Long: `Check every configuration value, that the output, temporary and database
 directories are usable (an s3:// output_dir: that the bucket answers and the
-credentials may write there), that a Theta Terminal answers (v3 health endpoint
-first, then v2; 3 s each) and, when nats.url is set, that NATS accepts a
-connection. Every problem is listed; the exit code is 1 when there is any.
+credentials may write there), that a Theta Terminal answers at
+thetadata.base_url (v3 health endpoint first, then v2; 3 s each; through spx
+terminal-proxy with thetadata.token) and, when nats.url is set, that NATS
+accepts a connection. Every problem is listed; the exit code is 1 when there
+is any, 2 when a flag on this command line has an invalid value.
 
 With --deep it then exercises every list and history endpoint spx uses
 against the terminal (for --deep-root, default the first of processing.roots,
@@ -280,9 +282,15 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 		return configError(err)
 	}
 	var valid []config.Setting
+	terminalURLValid := true
 	for _, s := range settings {
 		if s.Err != nil {
-			rep.Problems = append(rep.Problems, (&config.ValueError{Key: s.Key, Value: s.Value, Source: s.Source, Origin: s.Origin, Err: s.Err}).Error())
+			ve := &config.ValueError{Key: s.Key, Value: s.Value, Source: s.Source, Origin: s.Origin, Err: s.Err}
+			if s.Source == config.FromFlag {
+				return Usage(ve) // typed on this command line: nothing to validate against
+			}
+			rep.Problems = append(rep.Problems, ve.Error())
+			terminalURLValid = terminalURLValid && s.Key != "thetadata.base_url"
 			continue
 		}
 		valid = append(valid, s)
@@ -302,7 +310,11 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 			rep.Archive = "reachable at " + cfg.OutputDir + ", writable"
 		}
 	}
-	if gen, status, err := config.ProbeTerminal(ctx, cfg.ThetaBaseURL); err != nil {
+	if !terminalURLValid {
+		// Probing the default address instead would report some other
+		// terminal as this one.
+		rep.Problems = append(rep.Problems, "terminal not checked: thetadata.base_url is invalid (above)")
+	} else if gen, status, err := probeTerminal(ctx, cfg); err != nil {
 		rep.Problems = append(rep.Problems, err.Error())
 	} else {
 		rep.Terminal = &terminalProbe{Generation: gen, Status: status}
@@ -372,6 +384,23 @@ func runConfigValidate(ctx context.Context, o *Options, out io.Writer, format st
 		return fmt.Errorf("configuration has %d problem(s), listed above: fix them and run 'spx config validate' again", len(rep.Problems))
 	}
 	return nil
+}
+
+// probeTerminal finds the terminal at thetadata.base_url (empty: the
+// default address of each generation), v3 first, presenting
+// thetadata.token as spx terminal-proxy expects, and asks its status: the
+// generation that answered and its status word.
+func probeTerminal(ctx context.Context, cfg config.Config) (generation, status string, err error) {
+	c, err := thetadata.New(ctx, thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: "auto", Token: cfg.ThetaToken,
+		ConnectTimeout: 3 * time.Second, HeaderTimeout: 3 * time.Second})
+	if err != nil {
+		return "", "", err
+	}
+	status, err = c.Health(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return c.Generation(), status, nil
 }
 
 // deepCheck runs thetadata's DeepCheck against the configured terminal and

@@ -22,7 +22,9 @@ success or no_data. Weekends and exchange holidays are never gaps, and a
 session is not a gap until it has closed.
 
 The start defaults to processing.start_date, the end to the latest session
-that has closed. It reads the status database read-only.
+that has closed. It reads the status database read-only, or with nats.url
+set (--nats) asks the coordinator there; a database that does not exist is
+an error.
 
 JSON (--format json): {"start":"YYYY-MM-DD","end":"YYYY-MM-DD","gaps":["YYYY-MM-DD",...]}`,
 		Example: `  spx gap-analysis
@@ -64,11 +66,12 @@ func runGapAnalysis(ctx context.Context, o *Options, out io.Writer, format, star
 	} else {
 		end = calendar.LastClosedSession(now)
 	}
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer rs.close()
+	st := rs.st
 	if start.IsZero() {
 		cfg, err := resolveConfig(ctx, o, st)
 		if err != nil {

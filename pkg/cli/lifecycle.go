@@ -96,7 +96,11 @@ type reloader struct {
 	p     *pipeline.Pipeline
 	start config.Config // as the process started
 	cur   config.Config // with the live keys applied since
-	log   *slog.Logger
+	// override applies what the command's own flags (--listen, --monitor)
+	// and role set over the resolved configuration, so a value only a flag
+	// set is not taken for a stored change; nil: nothing.
+	override func(config.Config) config.Config
+	log      *slog.Logger
 }
 
 // reload resolves the configuration again (flags and environment still win
@@ -113,6 +117,9 @@ func (r *reloader) reload(ctx context.Context) {
 	if err != nil {
 		r.log.Error("SIGHUP: the stored configuration is invalid; keeping the running one", "err", err)
 		return
+	}
+	if r.override != nil {
+		next = r.override(next)
 	}
 	var live, restart []string
 	for _, k := range config.Keys {

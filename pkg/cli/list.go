@@ -21,7 +21,8 @@ func newListCommand(o *Options) *cobra.Command {
 		Short: "Show the processing history, one line per trade day",
 		Long: `Show the processing history: one line per trade day with its status, rows,
 Parquet bytes, jobs done, retries, duration, start and end times, checksum and
-error. It reads the status database read-only.
+error. It reads the status database read-only, or with nats.url set (--nats)
+asks the coordinator there; a database that does not exist is an error.
 
 --failed-only shows days whose status is failed or partial.
 
@@ -50,12 +51,12 @@ func runList(ctx context.Context, o *Options, out io.Writer, format, fromS, toS 
 	if err != nil {
 		return err
 	}
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	days, err := st.Days(ctx, from, to)
+	defer rs.close()
+	days, err := rs.st.Days(ctx, from, to)
 	if err != nil {
 		return fmt.Errorf("reading day records: %w", err)
 	}

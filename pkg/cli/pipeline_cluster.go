@@ -71,7 +71,9 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		return nil, err
 	}
 	url := natsURL(cfg)
-	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.MaxReconnects(0))
+	// The connection reconnects (forever, every half second): a command
+	// following its work survives a restart of the coordinator.
+	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.ReconnectWait(500*time.Millisecond))
 	if connErr == nil {
 		client := coordinator.NewClient(nc)
 		if err := client.Ping(ctx, 2*time.Second); err == nil {
@@ -88,6 +90,17 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 	if cfg.NATSURL != "" && connErr != nil {
 		return nil, fmt.Errorf("cannot reach NATS at %s (nats.url): %w; start it, or unset nats.url to run everything in this process", url, connErr)
 	}
+	// A one-shot command says at once that no terminal answers, or that
+	// the archive cannot be written, before it creates the database, the
+	// JetStream store or any directory; a service (spx run) waits for the
+	// terminal instead.
+	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Embedded: connErr != nil, RequireTerminal: true}
+	if err := pipeline.Preflight(ctx, po); err != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		return nil, preflightError(err)
+	}
 	store, err := openStoreForWrite(ctx, o)
 	if err != nil {
 		if nc != nil {
@@ -102,10 +115,8 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		store.Close()
 		return nil, err
 	}
-	// A one-shot command says at once that no terminal answers; a service
-	// (spx run) waits for it.
-	po := pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg),
-		RequireTerminal: true}
+	// The terminal answered just now (Preflight).
+	po = pipeline.Options{Config: cfg, Coordinator: true, Fetchers: cfg.Concurrency, Writers: 2, Store: store, Logger: log, Topology: topology(cfg)}
 	if o.Now != nil {
 		po.Clock = optionsClock{o.Now} // the coordinator decides what is final on the command's clock
 	}
@@ -124,6 +135,16 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 		return nil, err
 	}
 	return &cluster{client: p.Client(), local: p, store: store}, nil
+}
+
+// preflightError makes a directory the configuration names and the roles
+// cannot use a usage error (exit 2): the user must choose another.
+func preflightError(err error) error {
+	var de *pipeline.DirError
+	if errors.As(err, &de) {
+		return Usage(err)
+	}
+	return err
 }
 
 // quietLogger is the logger for commands with a live display: warnings

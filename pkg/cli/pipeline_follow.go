@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/spx-archive/spx/pkg/coordinator"
 	"github.com/spx-archive/spx/pkg/spx"
@@ -45,19 +48,60 @@ func progressLine(prog []coordinator.DayProgress, start time.Time, now time.Time
 	return line + fmt.Sprintf("  rows %s  %.1f MB/s  elapsed %s  ETA %s", groupDigits(rows), rate, elapsed.Round(time.Second), eta)
 }
 
+// followLostFor is how long follow keeps asking a coordinator that does
+// not answer (restarting, its JetStream store recovering) before it gives
+// up; the jobs go on in the cluster either way.
+var followLostFor = 5 * time.Minute
+
+// progressTimeout bounds one progress request: one sent while the
+// connection is down is asked again, not waited on for the control API's
+// 30 minutes.
+const progressTimeout = 10 * time.Second
+
 // follow polls the coordinator until every date is finished, drawing a
 // progress line on w (redrawn in place on a terminal, a new line every few
-// seconds otherwise), and returns the final progress.
+// seconds otherwise), and returns the final progress. A coordinator that
+// stops answering (restarted; the connection reconnects by itself) is
+// asked again every poll for up to followLostFor.
 func follow(ctx context.Context, client *coordinator.Client, dates []spx.Date, w io.Writer, tty bool) ([]coordinator.DayProgress, error) {
 	start := time.Now()
 	poll := 500 * time.Millisecond
 	every := 5 * time.Second
-	var lastPrint time.Time
+	var lastPrint, lostSince time.Time
+	var last []coordinator.DayProgress
+	clearLine := ""
+	if tty {
+		clearLine = "\r\033[K"
+	}
 	for {
-		prog, err := client.Progress(ctx, dates)
-		if err != nil {
-			return nil, err
+		pctx, cancel := context.WithTimeout(ctx, progressTimeout)
+		prog, err := client.Progress(pctx, dates)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			if tty {
+				fmt.Fprintln(w)
+			}
+			return last, fmt.Errorf("stopped following (jobs keep running in the cluster; see spx status): %w", ctx.Err())
+		case err != nil && !unreachable(err):
+			return last, err // the coordinator answered with an error
+		case err != nil && lostSince.IsZero():
+			lostSince = time.Now()
+			fmt.Fprintf(w, "%sthe coordinator does not answer (%v); waiting for it to come back (the jobs keep running)\n", clearLine, err)
+		case err != nil && time.Since(lostSince) > followLostFor:
+			return last, fmt.Errorf("the coordinator has not answered for %s (%w): the jobs keep running in the cluster; follow them with spx status", followLostFor, err)
+		case err == nil && !lostSince.IsZero():
+			fmt.Fprintf(w, "%sthe coordinator answers again after %s\n", clearLine, time.Since(lostSince).Round(time.Second))
+			lostSince = time.Time{}
 		}
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(poll):
+			}
+			continue
+		}
+		last = prog
 		all := true
 		for _, p := range prog {
 			all = all && p.Finished
@@ -86,6 +130,19 @@ func follow(ctx context.Context, client *coordinator.Client, dates []spx.Date, w
 		case <-time.After(poll):
 		}
 	}
+}
+
+// unreachable reports whether err means the coordinator did not answer
+// (its connection down or reconnecting, nobody serving the control API yet,
+// no answer in time), as opposed to an answer that is an error.
+func unreachable(err error) bool {
+	for _, e := range []error{coordinator.ErrNoCoordinator, nats.ErrNoResponders, nats.ErrTimeout, context.DeadlineExceeded,
+		nats.ErrConnectionReconnecting, nats.ErrDisconnected, nats.ErrConnectionClosed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeSummary prints one line per day and reports whether any day failed.

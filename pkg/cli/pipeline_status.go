@@ -34,16 +34,12 @@ type statusOutput struct {
 // and throughput.
 func collectStatus(ctx context.Context, o *Options, errorsN int) (statusOutput, error) {
 	var out statusOutput
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openStateForRead(ctx, o)
 	if err != nil {
 		return out, err
 	}
-	defer closeFn()
-	path, _, err := dbLocation(ctx, o)
-	if err != nil {
-		return out, err
-	}
-	if out.statusReport, err = buildStatusReport(ctx, st, path, errorsN); err != nil {
+	defer rs.close()
+	if out.statusReport, err = buildStatusReport(ctx, rs.st, rs.database, errorsN); err != nil {
 		return out, err
 	}
 	cfg, err := resolveConfigShared(ctx, o)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,6 +59,22 @@ func (o *Options) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(o.Stderr, hopts))
 }
 
+// checkLogFlags refuses a --log-level or --log-format spx does not know,
+// instead of logging at info in text as if nothing had been asked.
+func checkLogFlags(o *Options) error {
+	switch strings.ToLower(o.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return Usagef("invalid --log-level %q: use debug, info, warn or error", o.LogLevel)
+	}
+	switch o.LogFormat {
+	case "text", "json":
+	default:
+		return Usagef("invalid --log-format %q: use text or json", o.LogFormat)
+	}
+	return nil
+}
+
 // NewRootCommand builds the spx command tree.
 func NewRootCommand(o *Options) *cobra.Command {
 	root := &cobra.Command{
@@ -71,9 +88,10 @@ With no configuration, 'spx run' or 'spx process-gaps' starts an embedded NATS
 server and every role in one process.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			o.Flags = map[string]bool{}
 			cmd.Flags().Visit(func(f *pflag.Flag) { o.Flags[f.Name] = true })
+			return checkLogFlags(o)
 		},
 	}
 	pf := root.PersistentFlags()

@@ -111,14 +111,22 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 		if po.Config, err = resolveConfigShared(ctx, o); err != nil {
 			return err
 		}
-		po.Config.NATSURL = natsURL(po.Config)
 	}
-	if f.listen != "" {
-		po.Config.NATSListen = f.listen
+	// What this command's own flags and role change in the resolved
+	// configuration; SIGHUP applies the same to what it re-reads.
+	override := func(c config.Config) config.Config {
+		if !coordinatorRole {
+			c.NATSURL = natsURL(c)
+		}
+		if f.listen != "" {
+			c.NATSListen = f.listen
+		}
+		if flags.Changed("monitor") { // --monitor "" turns monitoring off
+			c.NATSMonitor = f.monitor
+		}
+		return c
 	}
-	if flags.Changed("monitor") { // --monitor "" turns monitoring off
-		po.Config.NATSMonitor = f.monitor
-	}
+	po.Config = override(po.Config)
 	if coordinatorRole {
 		po.Follow = po.Config.Follow
 		if flags.Changed("follow") {
@@ -146,12 +154,12 @@ func runRoles(ctx context.Context, o *Options, cmd *cobra.Command, errw io.Write
 	p, err := pipeline.Start(hardCtx, po)
 	early()
 	if err != nil {
-		return err
+		return preflightError(err)
 	}
 	if ctx.Err() != nil {
 		return p.Stop()
 	}
-	rl := &reloader{o: o, store: store, p: p, start: po.Config, cur: po.Config, log: log}
+	rl := &reloader{o: o, store: store, p: p, start: po.Config, cur: po.Config, override: override, log: log}
 	stopSignals := watchSignals(log, hard, func() { rl.reload(hardCtx) })
 	defer stopSignals()
 	if p.Server != nil {

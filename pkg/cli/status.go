@@ -28,7 +28,9 @@ func newStatusCommand(o *Options) *cobra.Command {
 		Short: "Summarise the archive: days by status, rows, bytes, last activity, recent errors",
 		Long: `Summarise the status database: trade days by status, jobs by outcome, total
 rows and Parquet bytes, the last activity and the most recent errors. It reads
-the database read-only and works while no coordinator runs.
+the database read-only and works while no coordinator runs; with nats.url set
+(--nats) the figures come from the coordinator there (exit 1 if it does not
+answer). A database that does not exist is an error, not an empty archive.
 
 --calendar draws the coverage calendar instead: one row per month, one cell
 per trading day, coloured by day status on a terminal (plain symbols when

@@ -66,12 +66,12 @@ func runStatusCalendar(ctx context.Context, o *Options, out io.Writer, format st
 			return Usagef("--year %d is outside the supported calendar years: give a year in %d-%d", y, calendar.MinYear, calendar.MaxYear)
 		}
 	}
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	days, err := st.Days(ctx, 0, 0)
+	defer rs.close()
+	days, err := rs.st.Days(ctx, 0, 0)
 	if err != nil {
 		return fmt.Errorf("reading day records: %w", err)
 	}

@@ -133,10 +133,17 @@ func TestStatusCalendarJSONAndErrors(t *testing.T) {
 		t.Errorf("calendars %+v", covs)
 	}
 
-	noDB := filepath.Join(t.TempDir(), "none.db")
-	code, out, _ = storeRunSPX(t, "--db", noDB, "status", "--calendar", "--year", "2023,2024", "--no-color")
+	// An empty database: every session missing. (One that does not exist
+	// is an error: TestReadOnlyCommandsWithoutDatabase.)
+	emptyDB := filepath.Join(t.TempDir(), "empty.db")
+	if s, err := statusdb.Open(emptyDB, statusdb.Options{}); err != nil {
+		t.Fatal(err)
+	} else {
+		s.Close()
+	}
+	code, out, _ = storeRunSPX(t, "--db", emptyDB, "status", "--calendar", "--year", "2023,2024", "--no-color")
 	if code != 0 || strings.Count(out, "sessions: 250 missing") != 1 || strings.Count(out, "sessions: 252 missing") != 1 {
-		t.Errorf("without a database: exit %d\n%s", code, out)
+		t.Errorf("an empty database: exit %d\n%s", code, out)
 	}
 
 	for _, args := range [][]string{

@@ -367,20 +367,38 @@ func TestListAndStatus(t *testing.T) {
 	}
 }
 
+// TestReadOnlyCommandsWithoutDatabase: a status database that does not
+// exist is an error for the commands that read the archive's records
+// (never an empty archive where every day is a gap), and creates nothing;
+// config get shows the defaults (nothing is stored yet).
 func TestReadOnlyCommandsWithoutDatabase(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "spx.db")
 	for _, args := range [][]string{
 		{"--db", db, "status", "--format", "json"},
+		{"--db", db, "status", "--calendar", "--format", "json"},
 		{"--db", db, "list", "--format", "json"},
 		{"--db", db, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-03", "--format", "json"},
-		{"--db", db, "config", "get"},
+		{"--db", db, "verify", "--format", "json"},
 	} {
-		if code, _, stderr := storeRunSPX(t, args...); code != 0 {
-			t.Errorf("%v: exit %d %q", args, code, stderr)
+		code, stdout, stderr := storeRunSPX(t, args...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "no status database at "+db) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1 and one line saying there is no database", args, code, stdout, stderr)
 		}
+	}
+	if code, stdout, stderr := storeRunSPX(t, "--db", db, "config", "get", "thetadata.concurrency", "--format", "json"); code != 0 || !strings.Contains(stdout, `"source":"default"`) {
+		t.Errorf("config get: exit %d %q %q", code, stdout, stderr)
 	}
 	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("a read-only command created the database")
+	}
+	// The default location says how to begin.
+	t.Chdir(t.TempDir())
+	code, _, stderr := storeRunSPX(t, "gap-analysis", "--start-date", "2024-01-02", "--end-date", "2024-01-03")
+	if code != 1 || !strings.Contains(stderr, "no status database at ./data/spx.db") || !strings.Contains(stderr, "spx process-gaps") {
+		t.Errorf("default database: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat("data"); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a read-only command created ./data")
 	}
 }
 

@@ -43,11 +43,12 @@ func runVerify(ctx context.Context, o *Options, out io.Writer, format, fromS, to
 	if err != nil {
 		return err
 	}
-	st, closeFn, err := openStateForRead(ctx, o)
+	rs, err := openStateForRead(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer rs.close()
+	st := rs.st
 	cfg, err := resolveConfig(ctx, o, st)
 	if err != nil {
 		return err

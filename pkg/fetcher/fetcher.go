@@ -415,7 +415,7 @@ func (r staged) stagedEvent(e *spxv1.Event, started time.Time) *spxv1.Event {
 // event is an event of j from this fetcher's worker, at delivery.
 func (s *Service) event(kind spxv1.EventKind, j queue.ChainJob, worker string, delivery uint64) *spxv1.Event {
 	return &spxv1.Event{Kind: kind, Key: queue.KeyToProto(j.Key), Generation: int32(j.Generation), Worker: worker, Host: s.host,
-		Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now()}
+		Delivery: int32(delivery), Stage: "fetch", Time: timestamppb.Now(), Pid: int32(os.Getpid())}
 }
 
 // interval is the bar interval a fetch job asks for (the configured one

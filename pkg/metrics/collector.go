@@ -57,7 +57,7 @@ type Collector struct {
 	rows     int64
 	bytes    int64
 	latency  histogram
-	workers  map[string]*Worker // by host/role
+	workers  map[workerKey]*Worker
 	recent   []written
 	lastSeen time.Time
 	terminal func() *spx.TerminalStatus
@@ -85,7 +85,7 @@ func NewCollector(log *slog.Logger, now func() time.Time) *Collector {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Collector{now: now, window: time.Minute, log: log, jobs: map[string]int64{}, errs: map[[2]string]int64{},
-		latency: newHistogram(latencyBuckets), workers: map[string]*Worker{}}
+		latency: newHistogram(latencyBuckets), workers: map[workerKey]*Worker{}}
 }
 
 // Listen subscribes to events, heartbeats and stats requests on nc; the
@@ -168,7 +168,7 @@ func (c *Collector) Observe(ev *spxv1.Event) {
 		c.errs[[2]string{cl, ev.GetStage()}]++
 	}
 	if ev.GetHost() != "" && ev.GetStage() != "" {
-		w := c.workerLocked(ev.GetHost(), ev.GetStage(), "")
+		w := c.workerLocked(ev.GetHost(), ev.GetStage(), int(ev.GetPid()), "")
 		w.LastSeen = now
 		switch ev.GetKind() {
 		case spxv1.EventKind_EVENT_KIND_STAGED, spxv1.EventKind_EVENT_KIND_EMPTY, spxv1.EventKind_EVENT_KIND_WRITTEN:
@@ -185,15 +185,25 @@ func (c *Collector) Heard(a Announcement) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := c.workerLocked(a.Host, a.Role, a.Name)
+	w := c.workerLocked(a.Host, a.Role, a.PID, a.Name)
 	w.Workers, w.LastSeen = a.Workers, now
 }
 
-func (c *Collector) workerLocked(host, role, name string) *Worker {
-	k := host + "/" + role
+// workerKey is one worker process: two processes of one role on one host
+// are two workers. pid 0 is an older worker's events, which carry none.
+type workerKey struct {
+	host, role string
+	pid        int
+}
+
+func (c *Collector) workerLocked(host, role string, pid int, name string) *Worker {
+	k := workerKey{host, role, pid}
 	w := c.workers[k]
 	if w == nil {
 		w = &Worker{Host: host, Role: role, Name: subjectToken(host) + "-" + role}
+		if pid > 0 {
+			w.Name = WorkerName(host, role, pid)
+		}
 		c.workers[k] = w
 	}
 	if name != "" {
@@ -210,8 +220,9 @@ func (c *Collector) pruneLocked(now time.Time) {
 	c.recent = slices.Delete(c.recent, 0, i)
 }
 
-// Workers lists the workers heard from in the last 10 minutes, by host and
-// role; Connected says whether one was heard within three heartbeats.
+// Workers lists the worker processes heard from in the last 10 minutes, by
+// role, host and name (one per process: host, role and pid); Connected says
+// whether one was heard within three heartbeats.
 func (c *Collector) Workers() []Worker {
 	now := c.now()
 	c.mu.Lock()

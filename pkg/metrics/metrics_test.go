@@ -101,6 +101,30 @@ func TestWorkersConnectedAndGone(t *testing.T) {
 	}
 }
 
+// TestTwoWorkersOnOneHost: two writer processes on one host are two rows,
+// each with its own jobs (the events carry the process id), not one row
+// per host and role hiding the second.
+func TestTwoWorkersOnOneHost(t *testing.T) {
+	now := time.Date(2024, 1, 2, 15, 0, 0, 0, time.UTC)
+	c := NewCollector(nil, func() time.Time { return now })
+	for _, pid := range []int{101, 102} {
+		c.Heard(Announcement{Name: WorkerName("h", "write", pid), Host: "h", Role: "write", Workers: 1, PID: pid})
+	}
+	key := queue.KeyToProto(testKey(t))
+	for _, pid := range []int32{101, 101, 102} {
+		c.Observe(&spxv1.Event{Kind: spxv1.EventKind_EVENT_KIND_WRITTEN, Key: key, Stage: "write", Host: "h", Pid: pid, Rows: 10})
+	}
+	ws := c.Workers()
+	if len(ws) != 2 || ws[0].Name != "h-write-101" || ws[0].JobsDone != 2 || ws[1].Name != "h-write-102" || ws[1].JobsDone != 1 {
+		t.Fatalf("workers = %+v, want h-write-101 with 2 jobs and h-write-102 with 1", ws)
+	}
+	var buf bytes.Buffer
+	c.WriteText(&buf, nil, nil)
+	if !strings.Contains(buf.String(), `spx_workers_connected{role="write"} 2`) {
+		t.Errorf("/metrics counts the two writers as:\n%s", buf.String())
+	}
+}
+
 // TestOverNATS runs a heartbeat and a collector against an embedded server:
 // the collector learns the worker, counts published events, answers a
 // stats request and serves /metrics with the live queue depth.

@@ -57,9 +57,10 @@ type Options struct {
 	RetryBase       time.Duration
 	InProgressEvery time.Duration
 	TerminalEvery   time.Duration // terminal checks, default 3s
-	// RequireTerminal fails Start when no terminal answers, for a one-shot
-	// command that runs the pipeline for its own duration; services leave
-	// it unset and wait for the terminal instead.
+	// RequireTerminal fails Start (and Preflight) when no terminal
+	// answers, before anything is created, for a one-shot command that
+	// runs the pipeline for its own duration; services leave it unset and
+	// wait for the terminal instead.
 	RequireTerminal bool
 	Logger          *slog.Logger
 }
@@ -94,6 +95,9 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	}
 	o, err := applyTestKnobs(o)
 	if err != nil {
+		return nil, err
+	}
+	if err := Preflight(ctx, o); err != nil {
 		return nil, err
 	}
 	cfg := o.Config
@@ -140,13 +144,6 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			cancel()
 			p.close()
 			return nil, err
-		}
-		if o.RequireTerminal {
-			if err := reachTerminal(ctx, topts); err != nil {
-				cancel()
-				p.close()
-				return nil, fmt.Errorf("reaching the Theta Terminal: %w", err)
-			}
 		}
 		p.Terminal = termwatch.New(termwatch.Config{Logger: log, Every: o.TerminalEvery,
 			Dial: func(ctx context.Context) (*thetadata.Client, error) { return thetadata.New(ctx, topts) }, Lost: outageRecorder(o, log)})
@@ -212,6 +209,47 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		}
 	}
 	return p, nil
+}
+
+// DirError is a local directory the roles asked for cannot use: a
+// configuration the user must change, found before any work was taken.
+type DirError struct{ Err error }
+
+func (e *DirError) Error() string { return e.Err.Error() }
+func (e *DirError) Unwrap() error { return e.Err }
+
+// Preflight checks, creating nothing, what the roles of o would otherwise
+// find only once work was taken (a whole day downloaded, then every file
+// refused): that the local archive directory (the writers' files, the
+// coordinator's manifests), the writers' processing.temp_dir and an
+// embedded server's nats.store_dir are writable directories or can be
+// created (a *DirError); and, with RequireTerminal, that a Theta Terminal
+// answers. An s3:// archive is checked when it is opened (startArchive).
+func Preflight(ctx context.Context, o Options) error {
+	cfg := o.Config
+	type dir struct{ key, path string }
+	var dirs []dir
+	if _, _, s3 := cfg.S3Archive(); o.Archive == nil && !s3 && (o.Coordinator || o.Writers > 0) {
+		dirs = append(dirs, dir{"processing.output_dir", cfg.OutputDir})
+	}
+	if o.Writers > 0 {
+		dirs = append(dirs, dir{"processing.temp_dir", cfg.TempDir})
+	}
+	if o.Embedded {
+		dirs = append(dirs, dir{"nats.store_dir", cfg.NATSStoreDir})
+	}
+	for _, d := range dirs {
+		if err := config.CheckDir(d.key, d.path); err != nil {
+			return &DirError{Err: err}
+		}
+	}
+	if o.RequireTerminal && o.Source == nil && (o.Coordinator || o.Fetchers > 0) {
+		topts := thetadata.Options{BaseURL: cfg.ThetaBaseURL, API: cfg.ThetaAPI, V3Format: cfg.ThetaFormat, Timeout: cfg.Timeout, Token: cfg.ThetaToken, Logger: o.Logger}
+		if err := reachTerminal(ctx, topts); err != nil {
+			return fmt.Errorf("reaching the Theta Terminal: %w", err)
+		}
+	}
+	return nil
 }
 
 // reachTerminal finds the terminal and asks its status once (a fixed

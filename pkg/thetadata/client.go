@@ -98,6 +98,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		order = []string{"v2", "v3"}
 	}
 	var tried []string
+	var notFound []*Error // answers of a web server that is no terminal
 	transient := false
 	for _, gen := range order {
 		b := base
@@ -115,10 +116,22 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("probing the theta terminal: %w", ctx.Err())
 		}
+		if e := (*Error)(nil); errors.As(err, &e) && (e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden) {
+			// spx terminal-proxy answers, and refuses this client: the
+			// token is the problem, whatever the generation behind it.
+			return nil, err
+		}
 		if spx.ClassOf(err) == spx.ClassTransient {
 			transient = true
 		}
+		if nt := (*notTerminalError)(nil); errors.As(err, &nt) {
+			notFound = append(notFound, nt.answers...)
+		}
 		tried = append(tried, fmt.Sprintf("%s (%v)", b+healthPath(gen), err))
+	}
+	if len(notFound) == len(order) && base != "" {
+		// Not an old terminal (that answers as one): something else.
+		return nil, &notTerminalError{base: base, answers: notFound}
 	}
 	err = fmt.Errorf("no Theta Terminal answered; tried %s: start the Theta Terminal (v3 listens on 25503, v2 on 25510), or set thetadata.base_url (--terminal) to where it listens and thetadata.api to v3 or v2",
 		strings.Join(tried, "; "))
@@ -235,6 +248,9 @@ func (c *Client) Health(ctx context.Context) (string, error) {
 	defer cancel()
 	resp, err := c.get(ctx, healthPath(c.gen))
 	if err != nil {
+		if e := asNotFound(err); e != nil && !e.terminalBody {
+			return "", &notTerminalError{base: c.base, answers: []*Error{e}}
+		}
 		return "", err
 	}
 	defer resp.Body.Close()
@@ -294,6 +310,15 @@ func (c *Client) get(ctx context.Context, pathQuery string) (*response, error) {
 	return &response{Body: w, Header: resp.Header, url: u, latency: time.Since(start)}, nil
 }
 
+// asNotFound returns the terminal error of a 404 answer, or nil.
+func asNotFound(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) && e.Code == http.StatusNotFound {
+		return e
+	}
+	return nil
+}
+
 func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -312,10 +337,20 @@ func errorFromBody(code int, body []byte, u string) *Error {
 		}
 		msg = env.ErrorMsg
 	}
+	// A terminal's answer: its v2 envelope, or ThetaData's name of the
+	// code (v3 answers "NO_IMPL: …"); any web server's 404 page is not.
+	terminal := false
+	if _, ok := parseEnvelopeHeader(body); ok {
+		terminal = true
+	} else if s, ok := statuses[code]; ok && strings.Contains(string(body), s.name) {
+		terminal = true
+	}
 	if s, ok := statuses[code]; ok {
 		name = s.name // the status code is authoritative
 	}
-	return newError(code, name, msg, u)
+	e := newError(code, name, msg, u)
+	e.terminalBody = terminal
+	return e
 }
 
 // watchdog bounds the time a single Read of the body may block: when it

@@ -172,10 +172,24 @@ func TestAutoProbe(t *testing.T) {
 	if spx.ClassOf(err) != spx.ClassTransient {
 		t.Errorf("class %s, want transient", spx.ClassOf(err))
 	}
-	// A server that is neither terminal (404 on both) is not taken either.
-	other := newTerminal(t, map[string]http.HandlerFunc{"/": text(404, "not found")})
-	if _, err := New(context.Background(), Options{BaseURL: other.URL}); err == nil || !strings.Contains(err.Error(), "NO_IMPL") {
-		t.Errorf("New on a non-terminal: %v", err)
+	// A web server that is no terminal (404 on both, its own page) is
+	// called that, not an old terminal; with a fixed API too.
+	other := newTerminal(t, map[string]http.HandlerFunc{"/": text(404, "<html><h1>File not found</h1></html>")})
+	for _, api := range []string{"auto", "v3", "v2"} {
+		c, err := New(context.Background(), Options{BaseURL: other.URL, API: api})
+		if err == nil {
+			_, err = c.Health(context.Background())
+		}
+		if want := "something answers at " + other.URL + " but it is not a Theta Terminal"; err == nil || !strings.Contains(err.Error(), want) ||
+			!errors.Is(err, ErrNotTerminal) || strings.Contains(err.Error(), "too old") || spx.ClassOf(err) != spx.ClassPermanent {
+			t.Errorf("api %s on a web server: %v; want %q, permanent", api, err, want)
+		}
+	}
+	// A terminal that knows neither status endpoint answers as a terminal
+	// (ThetaData's NO_IMPL): that one is too old.
+	old := newTerminal(t, map[string]http.HandlerFunc{"/": text(404, "NO_IMPL: no such endpoint")})
+	if _, err := New(context.Background(), Options{BaseURL: old.URL}); err == nil || errors.Is(err, ErrNotTerminal) || !strings.Contains(err.Error(), "terminal too old") {
+		t.Errorf("New on a terminal without status endpoints: %v", err)
 	}
 	if _, err := New(context.Background(), Options{API: "v4"}); err == nil {
 		t.Error("api v4 accepted")

@@ -17,6 +17,11 @@ type Error struct {
 	Class spx.ErrorClass // what the pipeline does with it
 	Msg   string         // the terminal's own text, trimmed
 	URL   string         // the request (no credentials)
+
+	// terminalBody is set when the body reads as a Theta Terminal's error
+	// (a v2 envelope, or ThetaData's name of the code), as opposed to any
+	// web server's page.
+	terminalBody bool
 }
 
 var _ spx.Classer = (*Error)(nil)
@@ -31,7 +36,7 @@ type statusInfo struct {
 var statuses = map[int]statusInfo{
 	// 401 and 403 come from spx terminal-proxy, not from the terminal.
 	401: {"UNAUTHORIZED", "the terminal proxy rejected the token",
-		"configure this worker with the token spx terminal-proxy was started with"},
+		"set thetadata.token (or SPX_PROXY_TOKEN) on this machine to the token spx terminal-proxy was started with"},
 	403: {"FORBIDDEN", "the terminal proxy refused the request",
 		"check the proxy's log and its allowed paths; use the token it was started with"},
 	404: {"NO_IMPL", "the terminal does not know this request",
@@ -153,6 +158,35 @@ func (e *Error) ErrorClass() spx.ErrorClass { return e.Class }
 
 // Is makes errors.Is(err, spx.ErrNoData) true for a 472 NO_DATA answer.
 func (e *Error) Is(target error) bool { return target == spx.ErrNoData && e.Code == 472 }
+
+// ErrNotTerminal is wrapped by the error of a health check answered by
+// something that is not a Theta Terminal: a web server that knows neither
+// generation's status endpoint (404) and does not answer as the terminal
+// does.
+var ErrNotTerminal = errors.New("not a Theta Terminal")
+
+// notTerminalError is base answering 404 to the status endpoints in
+// answers, none of them as a terminal answers.
+type notTerminalError struct {
+	base    string
+	answers []*Error
+}
+
+func (e *notTerminalError) Error() string {
+	var urls []string
+	for _, a := range e.answers {
+		urls = append(urls, a.URL)
+	}
+	said := ""
+	if len(e.answers) > 0 && e.answers[0].Msg != "" {
+		said = fmt.Sprintf(" (it said %q)", head([]byte(strings.Join(strings.Fields(e.answers[0].Msg), " ")), 80))
+	}
+	return fmt.Sprintf("something answers at %s but it is not a Theta Terminal: %s answered 404%s; point thetadata.base_url (--terminal) at the Theta Terminal (v3 listens on 25503, v2 on 25510)",
+		e.base, strings.Join(urls, " and "), said)
+}
+
+func (e *notTerminalError) Unwrap() error              { return ErrNotTerminal }
+func (e *notTerminalError) ErrorClass() spx.ErrorClass { return spx.ClassPermanent }
 
 // ErrIdleTimeout is wrapped by the error a stream ends with when the terminal
 // sends nothing for longer than Options.IdleTimeout.

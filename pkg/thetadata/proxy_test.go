@@ -45,4 +45,10 @@ func TestThroughTerminalProxy(t *testing.T) {
 	if !errors.As(err, &te) || te.Code != 401 || spx.ClassOf(err) != spx.ClassPermanent || !strings.Contains(err.Error(), "token spx terminal-proxy was started with") {
 		t.Errorf("wrong token: %v", err)
 	}
+	// Finding the terminal through the proxy with a wrong token says the
+	// token is wrong, not that no terminal runs.
+	_, err = New(context.Background(), Options{BaseURL: srv.URL, Token: "wrong"})
+	if !errors.As(err, &te) || te.Code != 401 || !strings.Contains(err.Error(), "thetadata.token") || strings.Contains(err.Error(), "start the Theta Terminal") {
+		t.Errorf("auto probe with a wrong token: %v", err)
+	}
 }

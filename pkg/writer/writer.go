@@ -166,7 +166,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	ev := func(kind spxv1.EventKind) *spxv1.Event {
 		return &spxv1.Event{Kind: kind, Key: job.GetKey(), Generation: job.GetGeneration(), Worker: worker, Host: s.host,
 			Delivery: int32(delivery), Stage: "write", Time: timestamppb.Now(), SourceUrl: job.GetSourceUrl(),
-			LatencyMs: job.GetLatencyMs(), FetchedAt: job.GetFetchedAt(), Contracts: job.GetContracts()}
+			LatencyMs: job.GetLatencyMs(), FetchedAt: job.GetFetchedAt(), Contracts: job.GetContracts(), Pid: int32(os.Getpid())}
 	}
 	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
 	started := time.Now()

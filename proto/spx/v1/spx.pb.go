@@ -427,6 +427,7 @@ type Event struct {
 	Delivery      int32                  `protobuf:"varint,17,opt,name=delivery,proto3" json:"delivery,omitempty"` // JetStream delivery count of the job message
 	Stage         string                 `protobuf:"bytes,18,opt,name=stage,proto3" json:"stage,omitempty"`        // "fetch" or "write"
 	FetchedAt     *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=fetched_at,json=fetchedAt,proto3" json:"fetched_at,omitempty"`
+	Pid           int32                  `protobuf:"varint,20,opt,name=pid,proto3" json:"pid,omitempty"` // the worker process, with host: tells two on one host apart
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -594,6 +595,13 @@ func (x *Event) GetFetchedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Event) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
 var File_spx_v1_spx_proto protoreflect.FileDescriptor
 
 const file_spx_v1_spx_proto_rawDesc = "" +
@@ -637,7 +645,7 @@ const file_spx_v1_spx_proto_rawDesc = "" +
 	"\n" +
 	"latency_ms\x18\b \x01(\x03R\tlatencyMs\x129\n" +
 	"\n" +
-	"fetched_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tfetchedAt\"\xd4\x04\n" +
+	"fetched_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tfetchedAt\"\xe6\x04\n" +
 	"\x05Event\x12%\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x11.spx.v1.EventKindR\x04kind\x12 \n" +
 	"\x03key\x18\x02 \x01(\v2\x0e.spx.v1.JobKeyR\x03key\x12\x1e\n" +
@@ -664,7 +672,8 @@ const file_spx_v1_spx_proto_rawDesc = "" +
 	"\bdelivery\x18\x11 \x01(\x05R\bdelivery\x12\x14\n" +
 	"\x05stage\x18\x12 \x01(\tR\x05stage\x129\n" +
 	"\n" +
-	"fetched_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchedAt*\xe0\x01\n" +
+	"fetched_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchedAt\x12\x10\n" +
+	"\x03pid\x18\x14 \x01(\x05R\x03pid*\xe0\x01\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EVENT_KIND_QUEUED\x10\x01\x12\x17\n" +
