@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,6 +49,41 @@ type cluster struct {
 	nc     *nats.Conn
 	local  *pipeline.Pipeline
 	store  *statusdb.Store
+	url    string
+	// lost is closed when the connection to a running coordinator drops.
+	lost     chan struct{}
+	lostOnce sync.Once
+}
+
+// errCoordinatorLost ends a request whose coordinator went away before it
+// answered: it may or may not have done what was asked.
+var errCoordinatorLost = errors.New("the connection to the coordinator dropped before it answered")
+
+// request returns ctx ended when the connection to the coordinator drops:
+// a request in hand is not answered by the coordinator that restarts (the
+// connection reconnects, but the reply is lost), so it must not wait for it.
+func (c *cluster) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if c.lost == nil {
+		return ctx, func() { cancel(nil) }
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-c.lost:
+			cancel(fmt.Errorf("%w at %s; what it recorded stays (spx status shows the days), and planning a day cut short resumes when it starts again", errCoordinatorLost, c.url))
+		case <-stop:
+		}
+	}()
+	return ctx, func() { close(stop); cancel(nil) }
+}
+
+// callErr is err, or why ctx ended if the coordinator was lost.
+func callErr(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); err != nil && c != nil && errors.Is(c, errCoordinatorLost) {
+		return c
+	}
+	return err
 }
 
 func (c *cluster) Close() {
@@ -73,12 +109,15 @@ func connectCluster(ctx context.Context, o *Options, log *slog.Logger, startLoca
 	url := natsURL(cfg)
 	// The connection reconnects (forever, every half second): a command
 	// following its work survives a restart of the coordinator.
-	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.ReconnectWait(500*time.Millisecond))
+	lost := make(chan struct{})
+	var lostOnce sync.Once
+	nc, connErr := pipeline.ConnectAuth(url, pipeline.NATSAuth(cfg), "spx-cli", nats.Timeout(2*time.Second), nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { lostOnce.Do(func() { close(lost) }) }))
 	if connErr == nil {
 		client := coordinator.NewClient(nc)
 		if err := client.Ping(ctx, 2*time.Second); err == nil {
 			log.Debug("using the running coordinator", "nats", url)
-			return &cluster{client: client, nc: nc}, nil
+			return &cluster{client: client, nc: nc, url: url, lost: lost}, nil
 		}
 	}
 	if !startLocal {

@@ -182,7 +182,10 @@ func processDates(ctx context.Context, o *Options, out, errw io.Writer, req coor
 		return err
 	}
 	defer cl.Close()
-	res, err := cl.client.Enqueue(ctx, req)
+	rctx, done := cl.request(ctx)
+	res, err := cl.client.Enqueue(rctx, req)
+	err = callErr(rctx, err)
+	done()
 	if err != nil {
 		return refusal("enqueueing", err)
 	}

@@ -113,7 +113,10 @@ func runEnqueueGaps(ctx context.Context, o *Options, out io.Writer, req coordina
 	defer cl.Close()
 	// With the terminal down the coordinator records the days and answers
 	// at once (planning waits for the terminal).
-	res, err := cl.client.Enqueue(ctx, req)
+	rctx, done := cl.request(ctx)
+	res, err := cl.client.Enqueue(rctx, req)
+	err = callErr(rctx, err)
+	done()
 	if err != nil {
 		return refusal("enqueueing", err)
 	}

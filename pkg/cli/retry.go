@@ -69,7 +69,10 @@ func runRetry(ctx context.Context, o *Options, out, errw io.Writer, req coordina
 		return err
 	}
 	defer cl.Close()
-	res, err := cl.client.Retry(ctx, req)
+	rctx, done := cl.request(ctx)
+	res, err := cl.client.Retry(rctx, req)
+	err = callErr(rctx, err)
+	done()
 	if err != nil {
 		return refusal("retrying", err)
 	}
