@@ -35,7 +35,7 @@ type Config struct {
 	Workers         int           // worker goroutines, default 4
 	Name            string        // worker name prefix in events, default "fetcher"
 	Interval        time.Duration // default interval when a job carries none, default 1m
-	InProgressEvery time.Duration // InProgress heartbeat, default 15s (keep below AckWait)
+	InProgressEvery time.Duration // InProgress heartbeat, default queue.DefaultInProgressEvery (keep well below AckWait)
 	Retries         uint64        // in-process retries of a transient failure, default 3
 	RetryBase       time.Duration // first in-process back-off, default 1s
 	Policy          queue.Policy  // NakWithDelay back-off by delivery count
@@ -86,7 +86,7 @@ func New(js jetstream.JetStream, src Source, cfg Config) *Service {
 		cfg.Interval = time.Minute
 	}
 	if cfg.InProgressEvery <= 0 {
-		cfg.InProgressEvery = 15 * time.Second
+		cfg.InProgressEvery = queue.DefaultInProgressEvery
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 3

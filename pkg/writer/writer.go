@@ -51,10 +51,10 @@ type Archive interface {
 
 // Config tunes a write service. Zero values take the defaults.
 type Config struct {
-	OutputDir       string // the archive root (processing.output_dir)
-	Workers         int    // default 2
-	Name            string // worker name prefix, default "writer"
-	InProgressEvery time.Duration
+	OutputDir       string        // the archive root (processing.output_dir)
+	Workers         int           // default 2
+	Name            string        // worker name prefix, default "writer"
+	InProgressEvery time.Duration // InProgress heartbeat, default queue.DefaultInProgressEvery (keep well below AckWait)
 	// ReadTimeout bounds reading one staged object: ReadTimeout plus one
 	// second per MiB of object. Without a deadline of our own the object
 	// store gives a read 5 s in all (larger objects then always failed), and
@@ -89,7 +89,7 @@ func New(js jetstream.JetStream, arc Archive, cfg Config) *Service {
 		cfg.Name = "writer"
 	}
 	if cfg.InProgressEvery <= 0 {
-		cfg.InProgressEvery = 15 * time.Second
+		cfg.InProgressEvery = queue.DefaultInProgressEvery
 	}
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 20 * time.Second
