@@ -202,10 +202,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) error {
 			return fmt.Errorf("creating consumer %s on %s: %w", c.cfg.Durable, c.stream, err)
 		}
 	}
+	// The staging bucket's byte limit is the StoreWatch's to keep (the
+	// room the disk and the store's limit leave): it stays as it is.
+	var maxBytes int64
+	if s, err := js.Stream(ctx, StagingStream); err == nil {
+		maxBytes = s.CachedInfo().Config.MaxBytes
+	}
 	_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      Bucket,
 		Description: "NDJSON arrays (s2) staged by fetchers for writers",
 		TTL:         t.StagingTTL,
+		MaxBytes:    maxBytes,
 		Storage:     t.storage(),
 		Replicas:    cmp.Or(t.StagingReplicas, t.Replicas),
 		Compression: false,
