@@ -42,7 +42,12 @@ type Config struct {
 	// Ready, when set, blocks until the terminal answers (termwatch's
 	// Watcher.Wait): a worker asks for its next job only then, so while the
 	// terminal is down jobs wait in the queue instead of using up deliveries.
-	Ready  func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Room, when set, is the NATS store's room for staged objects: a
+	// worker asks for its next job only while the store has room, and a
+	// job in hand whose staging (or hand-on) a full store refuses waits
+	// for room, kept in progress, instead of using up deliveries.
+	Room   queue.Room
 	Logger *slog.Logger
 }
 
@@ -131,11 +136,11 @@ func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	return nil
 }
 
-// waitReady blocks until Config.Ready says the terminal answers, ctx ends
-// or stop is closed (a shutdown while the terminal is away has no job in
-// hand to wait for).
+// waitReady blocks until Config.Ready says the terminal answers and
+// Config.Room that the NATS store has room, ctx ends or stop is closed (a
+// shutdown while the terminal is away has no job in hand to wait for).
 func (s *Service) waitReady(ctx context.Context, stop <-chan struct{}) {
-	if s.cfg.Ready == nil {
+	if s.cfg.Ready == nil && s.cfg.Room == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -149,7 +154,12 @@ func (s *Service) waitReady(ctx context.Context, stop <-chan struct{}) {
 			}
 		}()
 	}
-	_ = s.cfg.Ready(ctx)
+	if s.cfg.Ready != nil {
+		_ = s.cfg.Ready(ctx)
+	}
+	if s.cfg.Room != nil {
+		_ = s.cfg.Room.WaitRoom(ctx)
+	}
 }
 
 func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg) {
@@ -185,12 +195,14 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	started := time.Now()
 	var res staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
-		var err error
-		res, err = s.stageSplitting(ctx, store, key, interval)
-		return err
+		return queue.WithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
+			var err error
+			res, err = s.stageSplitting(ctx, store, key, interval)
+			return err
+		})
 	})
 	if err == nil {
-		err = s.publishWrite(ctx, res.writeJob(self, started))
+		err = queue.WithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error { return s.publishWrite(ctx, res.writeJob(self, started)) })
 	}
 	stop()
 	if err == nil {
@@ -203,7 +215,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	}
 
 	// Nothing partial stays behind.
-	if derr := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+	if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, store, key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 		log.Warn("deleting a partial staging object failed; its TTL removes it", "err", derr)
 	}
 	if ctx.Err() != nil {
@@ -213,7 +225,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	d := queue.Decide(err, delivery, s.cfg.Policy)
 	switch d.Outcome {
 	case spx.JobEmpty:
-		if !queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
+		if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
@@ -221,7 +233,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	case spx.JobFailed:
 		e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
 		e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), spx.DetailOf(err)
-		if !queue.Report(ctx, s.js, log, e) {
+		if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, e) {
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
@@ -305,9 +317,11 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	started := time.Now()
 	var res map[spx.Date]staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
-		var err error
-		res, err = s.stageChain(ctx, store, chain, want, interval)
-		return err
+		return queue.WithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
+			var err error
+			res, err = s.stageChain(ctx, store, chain, want, interval)
+			return err
+		})
 	})
 	if err != nil && ctx.Err() != nil {
 		queue.HandBack(msg, log)
@@ -339,7 +353,9 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	// Handing on is retried in process: redelivering the chain would
 	// stage again objects whose writes are already queued.
 	retry := func(fn func(ctx context.Context) error) error {
-		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, fn)
+		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
+			return queue.WithRoom(ctx, s.cfg.Room, log, fn)
+		})
 	}
 	switch {
 	case spx.ClassOf(err) == spx.ClassPermanent:
@@ -529,7 +545,7 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 		for exp := range out {
 			k := chain
 			k.Expiration = exp
-			if derr := store.Delete(context.WithoutCancel(ctx), k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+			if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, store, k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 				s.log.Warn("deleting a staged object of a failed chain fetch failed; its TTL removes it", "object", k.ObjectName(), "err", derr)
 			}
 		}
