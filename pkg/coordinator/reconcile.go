@@ -240,7 +240,7 @@ func (s *Service) removeFinishedStaged(ctx context.Context) (int, error) {
 			continue
 		}
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = queue.DeleteStaged(dctx, s.js, store, o.Name)
+		err = queue.DeleteStaged(dctx, s.js, o.Name)
 		cancel()
 		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			s.log.Warn("deleting a leftover staged object failed; its TTL removes it", "object", o.Name, "err", err)

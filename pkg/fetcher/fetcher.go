@@ -195,7 +195,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	started := time.Now()
 	var res staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
-		return queue.WithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
+		return queue.StageWithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
 			var err error
 			res, err = s.stageSplitting(ctx, store, key, interval)
 			return err
@@ -215,7 +215,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	}
 
 	// Nothing partial stays behind.
-	if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, store, key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+	if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 		log.Warn("deleting a partial staging object failed; its TTL removes it", "err", derr)
 	}
 	if ctx.Err() != nil {
@@ -317,7 +317,7 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	started := time.Now()
 	var res map[spx.Date]staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
-		return queue.WithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
+		return queue.StageWithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
 			var err error
 			res, err = s.stageChain(ctx, store, chain, want, interval)
 			return err
@@ -462,7 +462,7 @@ func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStor
 // NDJSON arrays (spx.AppendStaged) → SHA-256 and s2 → io.Pipe →
 // ObjectStore.Put. Memory stays flat whatever the size of the expiration.
 func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
-	obj, err := openObject(ctx, store, key)
+	obj, err := openObject(ctx, s.js, store, key)
 	if err != nil {
 		return staged{}, err
 	}
@@ -545,7 +545,7 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 		for exp := range out {
 			k := chain
 			k.Expiration = exp
-			if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, store, k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+			if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 				s.log.Warn("deleting a staged object of a failed chain fetch failed; its TTL removes it", "object", k.ObjectName(), "err", derr)
 			}
 		}
@@ -597,7 +597,7 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 			}
 			k := chain
 			k.Expiration = exp
-			if cur, err = openObject(ctx, store, k); err != nil {
+			if cur, err = openObject(ctx, s.js, store, k); err != nil {
 				return fail(err)
 			}
 		}
@@ -690,6 +690,7 @@ func (o *rowsOut) finish() (string, error) {
 type object struct {
 	*rowsOut
 	key    spx.JobKey
+	js     jetstream.JetStream
 	store  jetstream.ObjectStore
 	job    context.Context // the caller's, ended by commit and abort
 	ctx    context.Context // ends when the caller's does, or the object fails
@@ -699,7 +700,7 @@ type object struct {
 }
 
 // openObject starts the Put of key's staging object (replacing any).
-func openObject(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey) (*object, error) {
+func openObject(ctx context.Context, js jetstream.JetStream, store jetstream.ObjectStore, key spx.JobKey) (*object, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	out, err := newRowsOut(ctx, pw)
@@ -707,7 +708,7 @@ func openObject(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey
 		cancel()
 		return nil, err
 	}
-	o := &object{rowsOut: out, key: key, store: store, job: ctx, ctx: out.out.ctx, cancel: cancel, pw: pw, put: make(chan error, 1)}
+	o := &object{rowsOut: out, key: key, js: js, store: store, job: ctx, ctx: out.out.ctx, cancel: cancel, pw: pw, put: make(chan error, 1)}
 	go func() {
 		meta := jetstream.ObjectMeta{Name: key.ObjectName(), Opts: &jetstream.ObjectMetaOptions{ChunkSize: 512 << 10}}
 		_, err := store.Put(ctx, meta, pr)
@@ -763,7 +764,7 @@ func (o *object) commit(info spx.StreamInfo) (staged, error) {
 	mctx, cancel := context.WithTimeout(o.job, 30*time.Second)
 	defer cancel()
 	if err := o.store.UpdateMeta(mctx, o.key.ObjectName(), meta); err != nil {
-		if derr := o.store.Delete(context.WithoutCancel(o.job), o.key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+		if derr := queue.DeleteStaged(context.WithoutCancel(o.job), o.js, o.key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 			slog.Debug("deleting a staged object without metadata failed; its TTL removes it", "object", o.key.ObjectName(), "err", derr)
 		}
 		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", o.key.ObjectName(), err))

@@ -34,9 +34,11 @@ func DirBytes(dir string) int64 {
 // So staging stops short of the disk and of the store's limit.
 const (
 	// minDiskReserve and maxDiskReserve bound the disk space kept free
-	// under nats.store_dir: 2 % of the file system, at least a store
-	// block (8 MiB), at most 1 GiB.
-	minDiskReserve = 8 << 20
+	// under nats.store_dir: 2 % of the file system, at least 4 MiB (for
+	// the queues, events, tombstones and compactions; chunks deleted and
+	// not given back yet are kept out of staging's share instead, see
+	// StoreWatch), at most 1 GiB.
+	minDiskReserve = 4 << 20
 	maxDiskReserve = 1 << 30
 	// minLimitReserve and maxLimitReserve bound the part of the store's
 	// limit kept for the queues and events (the staging bucket may use the

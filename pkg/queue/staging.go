@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,28 +12,52 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// stagingChunks prefixes the subjects of the staged objects' chunks (the
-// object store's $O.<bucket>.C.<nuid>).
-const stagingChunks = "$O." + Bucket + ".C."
+// Subjects of the staging object store: chunks are $O.<bucket>.C.<nuid>,
+// an object's entry $O.<bucket>.M.<base64url(name)>.
+const (
+	stagingChunks = "$O." + Bucket + ".C."
+	stagingMeta   = "$O." + Bucket + ".M."
+)
 
-// DeleteStaged deletes the staged object name, its chunks first. The
-// object store's own Delete stores a deletion marker before it purges the
-// chunks, which a full store refuses: objects could not be deleted to make
-// room just when room was needed. Purging needs no room, and once the
-// chunks are gone the marker fits.
-func DeleteStaged(ctx context.Context, js jetstream.JetStream, store jetstream.ObjectStore, name string) error {
-	info, err := store.GetInfo(ctx, name)
-	if err != nil {
-		return err
-	}
+// DeleteStaged removes the staged object name and leaves nothing of it: its
+// chunks are purged, then its entry. The object store's own Delete stores a
+// deletion marker before it purges the chunks, which a full store refuses
+// (objects could not be deleted just when room was needed), and the
+// markers, kept for the bucket's TTL, hold on to the file store's blocks:
+// the disk space of the deleted chunks came back only when the server
+// compacted them, minutes later. Purging needs no room, and a block with
+// nothing left in it is removed at once. An entry a newer put of the same
+// name stored meanwhile stays. It returns jetstream.ErrObjectNotFound if
+// there is no such object.
+func DeleteStaged(ctx context.Context, js jetstream.JetStream, name string) error {
 	s, err := js.Stream(ctx, StagingStream)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", StagingStream, err)
 	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSubject(stagingChunks+info.NUID)); err != nil {
-		return fmt.Errorf("purging the chunks of %s: %w", name, err)
+	metaSubj := stagingMeta + base64.URLEncoding.EncodeToString([]byte(name))
+	m, err := s.GetLastMsgForSubject(ctx, metaSubj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return jetstream.ErrObjectNotFound
 	}
-	return store.Delete(ctx, name)
+	if err != nil {
+		return fmt.Errorf("reading the entry of %s: %w", name, err)
+	}
+	var info jetstream.ObjectInfo
+	if err := json.Unmarshal(m.Data, &info); err != nil {
+		return fmt.Errorf("reading the entry of %s: %w", name, err)
+	}
+	if info.NUID != "" {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(stagingChunks+info.NUID)); err != nil {
+			return fmt.Errorf("purging the chunks of %s: %w", name, err)
+		}
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(metaSubj), jetstream.WithPurgeSequence(m.Sequence+1)); err != nil {
+		return fmt.Errorf("purging the entry of %s: %w", name, err)
+	}
+	if info.Deleted {
+		return jetstream.ErrObjectNotFound
+	}
+	return nil
 }
 
 // PurgeOrphanChunks purges chunks that belong to no staged object and were

@@ -27,6 +27,11 @@ type Room interface {
 	WaitRoom(ctx context.Context) error
 	// Full reports whether err means the store is full, and notes it.
 	Full(ctx context.Context, err error) bool
+	// Reserve is called before staging: for a while after the store was
+	// found full it lets one staging at a time go on in this process, so
+	// that workers waiting for room do not all start again at once, each
+	// fill part of the room and all be refused. done ends the staging.
+	Reserve(ctx context.Context) (done func(), err error)
 }
 
 // StoreWatchConfig configures a StoreWatch. Zero values take the defaults.
@@ -41,8 +46,11 @@ type StoreWatchConfig struct {
 	// store-full errors its workers meet.
 	Server *Server
 	Every  time.Duration // between checks, default 3s
-	// Hold is how long a noted store-full error keeps the store full when
-	// no limit says so (a remote server spx does not measure), default 15s.
+	// Hold is how long a noted store-full error keeps the store full,
+	// default 15s; with a staging limit to watch, less if the bucket has
+	// more room than right after the error (a writer deleted what it
+	// wrote, or other stagings refused with it let go of theirs). For 20
+	// Holds after the error, stagings here go one at a time (Reserve).
 	Hold time.Duration
 	// Margin is the staging room below which the store counts as full,
 	// default 512 KiB (one object store chunk).
@@ -69,6 +77,8 @@ type StoreWatch struct {
 	errWhy  string
 	errRoom int64         // staging room when it was noted (-1: unknown)
 	changed chan struct{} // closed and replaced when Full changes
+	careful time.Time     // until then Reserve lets one staging at a time go on
+	slot    chan struct{} // that one staging's token
 }
 
 var _ Room = (*StoreWatch)(nil)
@@ -92,7 +102,7 @@ func NewStoreWatch(js jetstream.JetStream, cfg StoreWatchConfig) *StoreWatch {
 		cfg.Now = time.Now
 	}
 	return &StoreWatch{js: js, cfg: cfg, log: cfg.Logger.With("component", "nats-store"), changed: make(chan struct{}), errRoom: -1,
-		st: spx.NATSStore{Since: cfg.Now()}}
+		slot: make(chan struct{}, 1), st: spx.NATSStore{Since: cfg.Now()}}
 }
 
 // Run checks the store every Config.Every until ctx ends.
@@ -133,6 +143,22 @@ func (w *StoreWatch) WaitRoom(ctx context.Context) error {
 	}
 }
 
+// Reserve implements Room.
+func (w *StoreWatch) Reserve(ctx context.Context) (func(), error) {
+	w.mu.Lock()
+	careful := w.cfg.Now().Before(w.careful)
+	w.mu.Unlock()
+	if !careful {
+		return func() {}, nil
+	}
+	select {
+	case w.slot <- struct{}{}:
+		return func() { <-w.slot }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting to stage in a nearly full NATS store: %w", context.Cause(ctx))
+	}
+}
+
 // Full implements Room. A timeout is store-full only if a check now finds
 // the store full (a disk that fills under the server stops its answers
 // rather than refusing).
@@ -141,7 +167,7 @@ func (w *StoreWatch) Full(ctx context.Context, err error) bool {
 		return false
 	}
 	if IsStoreFull(err) {
-		w.note(err)
+		w.note(ctx, err)
 		return true
 	}
 	if errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
@@ -176,14 +202,26 @@ func IsStoreFull(err error) bool {
 	return false
 }
 
-// note marks the store full after a store-full error.
-func (w *StoreWatch) note(err error) {
+// note marks the store full after a store-full error, with the staging
+// room left right after it: the puts of other workers are in it, the
+// refused one's chunks are gone.
+func (w *StoreWatch) note(ctx context.Context, err error) {
+	room := int64(-1)
+	if info, ierr := w.staging(ctx); ierr == nil && info.Config.MaxBytes > 0 {
+		room = max(info.Config.MaxBytes-int64(info.State.Bytes), 0)
+	}
+	why := err.Error()
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) && ae.Description != "" {
+		why = ae.Description
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.errAt, w.errWhy, w.errRoom = w.cfg.Now(), "the NATS server refused to store: "+err.Error(), -1
-	if w.st.StagedLimit > 0 {
-		w.errRoom = w.st.StagedLimit - w.st.Staged
+	w.errAt, w.errWhy, w.errRoom = w.cfg.Now(), "the NATS server refused to store a staged object ("+why+")", room
+	if room >= 0 {
+		w.errWhy = fmt.Sprintf("a staged object did not fit in the %s of room staging had (%s)", bytesText(room), why)
 	}
+	w.careful = w.errAt.Add(20 * w.cfg.Hold)
 	if !w.st.Full {
 		st := w.st
 		st.Reason = w.errWhy
@@ -217,11 +255,12 @@ func (w *StoreWatch) Check(ctx context.Context) spx.NATSStore {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.errAt.IsZero() {
-		// A store-full error holds until Hold has passed and, if the
-		// room is known, it grew since (the job refused did not fit in
-		// what there was); a retry comes at least every 4 Holds.
+		// A store-full error holds for Hold, or until the staging room
+		// grew past what was left right after it (the job refused did
+		// not fit in that).
 		since := st.Checked.Sub(w.errAt)
-		if since < w.cfg.Hold || (room >= 0 && room <= w.errRoom && since < 4*w.cfg.Hold) {
+		grew := room >= 0 && w.errRoom >= 0 && room > w.errRoom+w.cfg.Margin/2
+		if since < w.cfg.Hold && !grew {
 			if !full {
 				full, why = true, w.errWhy
 			}
@@ -277,8 +316,13 @@ func (w *StoreWatch) measureServer(ctx context.Context, srv *Server, st *spx.NAT
 	room := st.Limit - limitReserve - st.Used
 	why := fmt.Sprintf("the NATS store holds %s of its %s limit (%s kept for the queues and events)", bytesText(st.Used), bytesText(st.Limit), bytesText(limitReserve))
 	if diskKnown {
+		// The file store keeps deleted chunks on disk until it removes
+		// or compacts their block (blocks hold chunks of several
+		// objects), so staging may hold at most half of what the disk
+		// has beyond the reserve: the other half takes what was deleted
+		// and is not given back yet, and what is staged between checks.
 		reserve := cmpOr(w.cfg.DiskReserve, DiskReserve(sp.DiskTotal))
-		if r := st.DiskFree - reserve; r < room {
+		if r := (st.DiskFree - reserve - st.Staged) / 2; r < room {
 			room = r
 			why = fmt.Sprintf("only %s free on the disk of nats.store_dir (%s kept free)", bytesText(st.DiskFree), bytesText(reserve))
 		}
@@ -334,6 +378,22 @@ func (w *StoreWatch) setLocked(st spx.NATSStore, full bool) {
 		w.changed = make(chan struct{})
 	}
 	w.st = st
+}
+
+// StageWithRoom is WithRoom for staging: each run of fn is one staging,
+// which Room.Reserve may make wait its turn.
+func StageWithRoom(ctx context.Context, room Room, log *slog.Logger, fn func(ctx context.Context) error) error {
+	if room == nil {
+		return fn(ctx)
+	}
+	return WithRoom(ctx, room, log, func(ctx context.Context) error {
+		done, err := room.Reserve(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(ctx)
+	})
 }
 
 // WithRoom runs fn and, while it fails because the NATS store is full,

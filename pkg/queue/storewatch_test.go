@@ -58,8 +58,9 @@ func TestStoreWatchFollowsTheDisk(t *testing.T) {
 	ctx := context.Background()
 	w := queue.NewStoreWatch(js, queue.StoreWatchConfig{Server: srv, Hold: 200 * time.Millisecond})
 	st := w.Check(ctx)
-	// 12 MiB limit, less 1.2 MiB for the queues; the disk keeps 8 MiB free.
-	if st.Full || st.Limit != 12<<20 || st.StagedLimit <= 0 || st.StagedLimit > 8<<20 {
+	// 12 MiB limit, less 1.2 MiB for the queues; the disk keeps 4 MiB
+	// free, staging takes at most half the rest.
+	if st.Full || st.Limit != 12<<20 || st.StagedLimit != 6<<20 {
 		t.Fatalf("first check on a 16 MiB disk: %+v", st)
 	}
 	store, err := js.ObjectStore(ctx, queue.Bucket)
@@ -72,7 +73,7 @@ func TestStoreWatchFollowsTheDisk(t *testing.T) {
 	}
 
 	// Something else fills the disk.
-	disk.SetFree(9 << 20)
+	disk.SetFree(6 << 20)
 	st = w.Check(ctx)
 	if !st.Full || !strings.Contains(st.Reason, "free on the disk of nats.store_dir") {
 		t.Fatalf("disk nearly full: %+v", st)
@@ -148,7 +149,7 @@ func TestDeleteStagedOnAFullStore(t *testing.T) {
 		t.Fatalf("the object store's Delete on a full store: %v; want it refused", err)
 	}
 	for _, name := range names {
-		if err := queue.DeleteStaged(ctx, js, store, name); err != nil {
+		if err := queue.DeleteStaged(ctx, js, name); err != nil {
 			t.Fatalf("DeleteStaged %s on a full store: %v", name, err)
 		}
 	}

@@ -192,7 +192,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		if err := msg.Ack(); err != nil {
 			log.Warn("acking a written job failed; it may be written again (same bytes)", "err", err)
 		}
-		if err := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, store, objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			log.Warn("deleting the staged object failed; the coordinator's sweep removes it", "err", err)
 		}
 		log.Info("written", "rows", file.Rows, "bytes", file.Bytes, "took", time.Since(started).Round(time.Millisecond))
@@ -208,7 +208,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		}
 		log.Warn("staged object unusable; asking for a new fetch", "err", err)
 		_ = msg.TermWithReason("refetch: " + truncate(err.Error(), 150))
-		if err := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, store, objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			log.Warn("deleting a corrupt staged object failed", "err", err)
 		}
 	default:
