@@ -110,6 +110,25 @@ func StartServer(o ServerOptions) (*Server, error) {
 	s := &Server{srv: srv, storeDir: jsDir, disk: disk}
 	if settable {
 		s.opts = opts
+		// The staging bucket's limit, set by the StoreWatch of an earlier
+		// run, is reserved out of the store's. Had the disk less room
+		// now, the store's limit would be below the reservation and
+		// JetStream would refuse to create or change any stream (even
+		// lowering that limit): the topology could not be ensured. The
+		// limit then starts at the reservation, and the watch lowers the
+		// bucket's to the room there is.
+		if info, err := srv.Jsz(nil); err == nil && info.ReservedStore > 0 {
+			if need := int64(info.ReservedStore) + LimitReserve(int64(info.ReservedStore)); need > opts.JetStreamMaxStore {
+				if _, err := s.RaiseStoreLimit(need); err != nil {
+					srv.Shutdown()
+					return nil, fmt.Errorf("starting the embedded NATS server: %w", err)
+				}
+				if o.Logger != nil {
+					o.Logger.Info("NATS store limit raised to what its streams reserve; the staging bucket's limit follows the disk again shortly",
+						"limit", need, "was", opts.JetStreamMaxStore)
+				}
+			}
+		}
 	}
 	return s, nil
 }

@@ -227,3 +227,50 @@ func TestIsStoreFull(t *testing.T) {
 		}
 	}
 }
+
+// The staging bucket's limit is reserved out of the store's. A restart on a
+// disk with less room (the archive grew beside the store) gave the store a
+// limit below that reservation, and JetStream then refused to create or
+// change any stream, so the coordinator could not start. Now the store's
+// limit starts at the reservation and the watch lowers the bucket's.
+func TestRestartOnASmallerDisk(t *testing.T) {
+	dir := t.TempDir()
+	disk := queuetest.NewDisk(64<<20, 1<<30)
+	ctx := context.Background()
+	start := func() (*queue.Server, jetstream.JetStream) {
+		srv, err := queue.StartServer(queue.ServerOptions{Listen: "127.0.0.1:0", StoreDir: dir, Disk: disk.Space})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(srv.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := queue.Ensure(ctx, js, queue.Topology{}); err != nil {
+			srv.Shutdown()
+			t.Fatalf("ensuring the topology: %v", err)
+		}
+		return srv, js
+	}
+	srv, js := start()
+	cfg := queue.StoreWatchConfig{Server: srv, DiskReserve: 1 << 20}
+	before := queue.NewStoreWatch(js, cfg).Check(ctx)
+	srv.Shutdown()
+
+	disk.SetFree(8 << 20)
+	srv, js = start()
+	defer srv.Shutdown()
+	cfg.Server = srv
+	st := queue.NewStoreWatch(js, cfg).Check(ctx)
+	if st.StagedLimit >= before.StagedLimit || st.StagedLimit > 4<<20 {
+		t.Errorf("staging limit %d after the restart on a smaller disk (%d before); want it lowered to the room there is", st.StagedLimit, before.StagedLimit)
+	}
+	if err := queue.Ensure(ctx, js, queue.Topology{}); err != nil {
+		t.Errorf("ensuring the topology again: %v", err)
+	}
+}
