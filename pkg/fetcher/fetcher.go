@@ -294,6 +294,10 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		return
 	}
 	ev := func(kind spxv1.EventKind, j queue.ChainJob) *spxv1.Event { return s.event(kind, j, worker, delivery) }
+	// From here: looking up a chain's jobs and reporting them takes a
+	// request or two per job, which must not outlast the AckWait.
+	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
+	defer stop()
 	if delivery > 1 {
 		// An earlier delivery may have handed some jobs on before it was
 		// cut short: their objects are being read by writers and must not
@@ -311,8 +315,6 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		want[j.Key.Expiration] = true
 		queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING, j))
 	}
-	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
-	defer stop()
 	interval := s.interval(job)
 	started := time.Now()
 	var res map[spx.Date]staged
