@@ -36,8 +36,10 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, p *pipeline.
 		terminal = func() *spx.TerminalStatus { st := p.Terminal.Status(); return &st }
 		collector.WatchTerminal(terminal)
 	}
+	natsStore := func() *spx.NATSStore { st := p.Store.Status(); return &st }
+	collector.WatchNATSStore(natsStore)
 	access := webAccess(cfg, addr)
-	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Terminal: terminal,
+	page := web.NewServer(web.Config{Store: store, Live: live, Logger: log, Database: cfg.DBPath, Terminal: terminal, NATSStore: natsStore,
 		Follow: p.Coord.FollowStatus, Access: access, Metrics: collector.Handler(metrics.JetStreamDepth(p.JS)),
 		Retrier: web.RetryFunc(func(ctx context.Context, d spx.Date) (int, error) {
 			res, err := p.Coord.Retry(ctx, coordinator.RetryRequest{Dates: []spx.Date{d}})

@@ -60,6 +60,7 @@ func collectStatus(ctx context.Context, o *Options, errorsN int) (statusOutput, 
 	if rep, err := coordinator.NewClient(nc).Status(lctx); err == nil {
 		out.statusReport.Follow = rep.Follow
 		out.Terminal = rep.Terminal
+		out.NATSStore = rep.NATSStore
 	}
 	js, err := jetstream.New(nc)
 	if err == nil {

@@ -155,6 +155,25 @@ func terminalLine(t spx.TerminalStatus) string {
 	return s
 }
 
+// natsStoreLine says whether the NATS store has room for staged objects.
+func natsStoreLine(st spx.NATSStore) string {
+	room := "staged " + humanBytes(st.Staged)
+	if st.StagedLimit > 0 {
+		room += " of " + humanBytes(st.StagedLimit)
+	}
+	if st.Limit > 0 {
+		room += fmt.Sprintf("; store %s of %s, %s free on its disk", humanBytes(st.Used), humanBytes(st.Limit), humanBytes(st.DiskFree))
+	}
+	if !st.Full {
+		return "ok: " + room
+	}
+	s := "FULL"
+	if !st.Since.IsZero() {
+		s += " since " + shortTime(st.Since)
+	}
+	return s + ": " + truncate(st.Reason, 160) + " (" + room + "); fetchers take no job until writers make room or space is freed under nats.store_dir"
+}
+
 func renderStatus(out io.Writer, format string, rep statusReport) error {
 	return renderStatusOutput(out, format, statusOutput{statusReport: rep})
 }
@@ -177,6 +196,9 @@ func renderStatusOutput(out io.Writer, format string, full statusOutput) error {
 	fmt.Fprintf(tw, "last activity\t%s\n", shortTime(rep.LastActivity))
 	if t := rep.Terminal; t != nil {
 		fmt.Fprintf(tw, "terminal\t%s\n", terminalLine(*t))
+	}
+	if st := rep.NATSStore; st != nil {
+		fmt.Fprintf(tw, "nats store\t%s\n", natsStoreLine(*st))
 	}
 	for _, q := range rep.Queues {
 		fmt.Fprintf(tw, "queue %s\tpending %d, in flight %d, dead %d\n", q.Stage, q.Pending, q.InFlight, q.Dead)

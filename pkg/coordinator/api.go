@@ -63,6 +63,9 @@ type (
 		// Terminal is the Theta Terminal as this coordinator sees it (nil
 		// when it is not watched here).
 		Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
+		// NATSStore says whether the NATS store has room for staged
+		// objects (nil when it is not watched here).
+		NATSStore *spx.NATSStore `json:"nats_store,omitempty"`
 		// Follow says when the next session is enqueued by itself (nil:
 		// the coordinator does not follow the calendar).
 		Follow *spx.FollowStatus `json:"follow,omitempty"`
@@ -122,6 +125,9 @@ func (s *Service) Status(ctx context.Context) (StatusReply, error) {
 	}
 	if s.cfg.Terminal != nil {
 		r.Terminal = s.cfg.Terminal()
+	}
+	if s.cfg.NATSStore != nil {
+		r.NATSStore = s.cfg.NATSStore()
 	}
 	r.Follow = s.FollowStatus()
 	if r.Depth, err = queue.Depth(ctx, s.js); err != nil {

@@ -87,6 +87,15 @@ type Config struct {
 	// reply (the pipeline's terminal watcher, which also holds planning
 	// while the terminal is down).
 	Terminal func() *spx.TerminalStatus
+	// NATSStore, when set, reports whether the NATS store has room, for
+	// the status reply (the pipeline's queue.StoreWatch); while it is full
+	// the staging sweep runs every fullSweep.
+	NATSStore func() *spx.NATSStore
+	// StagingSweep is how often staged objects of finished jobs and chunks
+	// of cut puts are removed (default 5m); OrphanAge how old a put's last
+	// chunk must be before it counts as cut (default 15m: longer than a
+	// terminal request may take).
+	StagingSweep, OrphanAge time.Duration
 	// Follow enqueues each session by itself once final and re-checks
 	// failed days (off unless Follow.Enabled).
 	Follow FollowConfig
@@ -175,6 +184,12 @@ func New(nc *nats.Conn, js jetstream.JetStream, store spx.StatusStore, src Liste
 	if cfg.MaxRefetch <= 0 {
 		cfg.MaxRefetch = 3
 	}
+	if cfg.StagingSweep <= 0 {
+		cfg.StagingSweep = 5 * time.Minute
+	}
+	if cfg.OrphanAge <= 0 {
+		cfg.OrphanAge = 15 * time.Minute
+	}
 	s := &Service{nc: nc, js: js, store: store, src: src, man: man, cfg: cfg, log: cfg.Logger.With("role", "coordinator"),
 		waiting: newWaitingDays()}
 	s.live.Store(&Planning{Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate, PerExpiration: cfg.PerExpiration})
@@ -207,6 +222,7 @@ func (s *Service) Run(ctx context.Context) error {
 	// Beside the consumers: Reconcile waits for the events stored before
 	// the start to be applied.
 	wg.Go(func() { s.reconcileAtStart(ctx) })
+	wg.Go(func() { s.sweepStaging(ctx) })
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -271,10 +271,10 @@ func (s *Service) clearPlanningLocked(ctx context.Context, d spx.Date) error {
 
 // removeFinishedStaged deletes staged objects whose job is finished
 // (written, empty, failed, dead) and has no write job waiting: a crash
-// between a writer's ack and its delete leaves them for the bucket's TTL
-// (days). Objects of jobs in flight or unknown to the store stay. A put cut
-// by the crash leaves chunks with no object entry; only the TTL removes
-// those.
+// between a writer's ack and its delete, or a delete the store refused,
+// leaves them for the bucket's TTL (days). Objects of jobs in flight or
+// unknown to the store stay. A put cut short leaves chunks with no object
+// entry: queue.PurgeOrphanChunks removes those (sweepStaging).
 func (s *Service) removeFinishedStaged(ctx context.Context) (int, error) {
 	store, err := s.js.ObjectStore(ctx, queue.Bucket)
 	if err != nil {
@@ -304,7 +304,7 @@ func (s *Service) removeFinishedStaged(ctx context.Context) (int, error) {
 			continue
 		}
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = store.Delete(dctx, o.Name)
+		err = queue.DeleteStaged(dctx, s.js, o.Name)
 		cancel()
 		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			s.log.Warn("deleting a leftover staged object failed; its TTL removes it", "object", o.Name, "err", err)

@@ -40,8 +40,9 @@ type envOptions struct {
 	fetchers  int
 	topology  queue.Topology
 	noWorkers bool
-	config    func(*config.Config) // last changes to the configuration
-	archive   spx.ArchiveStore     // nil: from the configuration
+	config    func(*config.Config)    // last changes to the configuration
+	archive   spx.ArchiveStore        // nil: from the configuration
+	pipeline  func(*pipeline.Options) // last changes to the pipeline's options
 }
 
 func start(t testing.TB, o envOptions) *env {
@@ -92,9 +93,13 @@ func start(t testing.TB, o envOptions) *env {
 	if os.Getenv("SPX_E2E_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	p, err := pipeline.Start(context.Background(), pipeline.Options{Logger: logger, Config: cfg, Coordinator: true, Fetchers: fetchers, Writers: writers,
+	popts := pipeline.Options{Logger: logger, Config: cfg, Coordinator: true, Fetchers: fetchers, Writers: writers,
 		Embedded: true, Store: store, Archive: o.archive, Topology: topo, FetchRetries: 1, RetryBase: 10 * time.Millisecond,
-		Policy: queue.Policy{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}, InProgressEvery: time.Second})
+		Policy: queue.Policy{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}, InProgressEvery: time.Second}
+	if o.pipeline != nil {
+		o.pipeline(&popts)
+	}
+	p, err := pipeline.Start(context.Background(), popts)
 	if err != nil {
 		t.Fatal(err)
 	}

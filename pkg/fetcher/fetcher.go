@@ -35,14 +35,19 @@ type Config struct {
 	Workers         int           // worker goroutines, default 4
 	Name            string        // worker name prefix in events, default "fetcher"
 	Interval        time.Duration // default interval when a job carries none, default 1m
-	InProgressEvery time.Duration // InProgress heartbeat, default 15s (keep below AckWait)
+	InProgressEvery time.Duration // InProgress heartbeat, default queue.DefaultInProgressEvery (keep well below AckWait)
 	Retries         uint64        // in-process retries of a transient failure, default 3
 	RetryBase       time.Duration // first in-process back-off, default 1s
 	Policy          queue.Policy  // NakWithDelay back-off by delivery count
 	// Ready, when set, blocks until the terminal answers (termwatch's
 	// Watcher.Wait): a worker asks for its next job only then, so while the
 	// terminal is down jobs wait in the queue instead of using up deliveries.
-	Ready  func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Room, when set, is the NATS store's room for staged objects: a
+	// worker asks for its next job only while the store has room, and a
+	// job in hand whose staging (or hand-on) a full store refuses waits
+	// for room, kept in progress, instead of using up deliveries.
+	Room   queue.Room
 	Logger *slog.Logger
 }
 
@@ -86,7 +91,7 @@ func New(js jetstream.JetStream, src Source, cfg Config) *Service {
 		cfg.Interval = time.Minute
 	}
 	if cfg.InProgressEvery <= 0 {
-		cfg.InProgressEvery = 15 * time.Second
+		cfg.InProgressEvery = queue.DefaultInProgressEvery
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 3
@@ -131,11 +136,11 @@ func (s *Service) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	return nil
 }
 
-// waitReady blocks until Config.Ready says the terminal answers, ctx ends
-// or stop is closed (a shutdown while the terminal is away has no job in
-// hand to wait for).
+// waitReady blocks until Config.Ready says the terminal answers and
+// Config.Room that the NATS store has room, ctx ends or stop is closed (a
+// shutdown while the terminal is away has no job in hand to wait for).
 func (s *Service) waitReady(ctx context.Context, stop <-chan struct{}) {
-	if s.cfg.Ready == nil {
+	if s.cfg.Ready == nil && s.cfg.Room == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -149,7 +154,12 @@ func (s *Service) waitReady(ctx context.Context, stop <-chan struct{}) {
 			}
 		}()
 	}
-	_ = s.cfg.Ready(ctx)
+	if s.cfg.Ready != nil {
+		_ = s.cfg.Ready(ctx)
+	}
+	if s.cfg.Room != nil {
+		_ = s.cfg.Room.WaitRoom(ctx)
+	}
 }
 
 func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worker string, msg jetstream.Msg) {
@@ -185,12 +195,14 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	started := time.Now()
 	var res staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
-		var err error
-		res, err = s.stageSplitting(ctx, store, key, interval)
-		return err
+		return queue.StageWithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
+			var err error
+			res, err = s.stageSplitting(ctx, store, key, interval)
+			return err
+		})
 	})
 	if err == nil {
-		err = s.publishWrite(ctx, res.writeJob(self, started))
+		err = queue.WithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error { return s.publishWrite(ctx, res.writeJob(self, started)) })
 	}
 	stop()
 	if err == nil {
@@ -203,7 +215,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	}
 
 	// Nothing partial stays behind.
-	if derr := store.Delete(context.WithoutCancel(ctx), key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+	if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 		log.Warn("deleting a partial staging object failed; its TTL removes it", "err", derr)
 	}
 	if ctx.Err() != nil {
@@ -213,7 +225,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	d := queue.Decide(err, delivery, s.cfg.Policy)
 	switch d.Outcome {
 	case spx.JobEmpty:
-		if !queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
+		if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, ev(spxv1.EventKind_EVENT_KIND_EMPTY)) {
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
@@ -221,7 +233,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	case spx.JobFailed:
 		e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
 		e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), spx.DetailOf(err)
-		if !queue.Report(ctx, s.js, log, e) {
+		if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, e) {
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
@@ -282,6 +294,10 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		return
 	}
 	ev := func(kind spxv1.EventKind, j queue.ChainJob) *spxv1.Event { return s.event(kind, j, worker, delivery) }
+	// From here: looking up a chain's jobs and reporting them takes a
+	// request or two per job, which must not outlast the AckWait.
+	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
+	defer stop()
 	if delivery > 1 {
 		// An earlier delivery may have handed some jobs on before it was
 		// cut short: their objects are being read by writers and must not
@@ -299,15 +315,15 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 		want[j.Key.Expiration] = true
 		queue.Report(ctx, s.js, log, ev(spxv1.EventKind_EVENT_KIND_FETCHING, j))
 	}
-	stop := queue.KeepInProgress(ctx, msg, s.cfg.InProgressEvery)
-	defer stop()
 	interval := s.interval(job)
 	started := time.Now()
 	var res map[spx.Date]staged
 	err = queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
-		var err error
-		res, err = s.stageChain(ctx, store, chain, want, interval)
-		return err
+		return queue.StageWithRoom(ctx, s.cfg.Room, log, func(ctx context.Context) error {
+			var err error
+			res, err = s.stageChain(ctx, store, chain, want, interval)
+			return err
+		})
 	})
 	if err != nil && ctx.Err() != nil {
 		queue.HandBack(msg, log)
@@ -339,7 +355,9 @@ func (s *Service) handleChain(ctx context.Context, store jetstream.ObjectStore, 
 	// Handing on is retried in process: redelivering the chain would
 	// stage again objects whose writes are already queued.
 	retry := func(fn func(ctx context.Context) error) error {
-		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, fn)
+		return queue.RetryTransient(ctx, s.cfg.Retries, s.cfg.RetryBase, func(ctx context.Context) error {
+			return queue.WithRoom(ctx, s.cfg.Room, log, fn)
+		})
 	}
 	switch {
 	case spx.ClassOf(err) == spx.ClassPermanent:
@@ -446,7 +464,7 @@ func (s *Service) stageSplitting(ctx context.Context, store jetstream.ObjectStor
 // NDJSON arrays (spx.AppendStaged) → SHA-256 and s2 → io.Pipe →
 // ObjectStore.Put. Memory stays flat whatever the size of the expiration.
 func (s *Service) stage(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey, interval time.Duration, rights []byte) (staged, error) {
-	obj, err := openObject(ctx, store, key)
+	obj, err := openObject(ctx, s.js, store, key)
 	if err != nil {
 		return staged{}, err
 	}
@@ -529,7 +547,7 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 		for exp := range out {
 			k := chain
 			k.Expiration = exp
-			if derr := store.Delete(context.WithoutCancel(ctx), k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+			if derr := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, k.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 				s.log.Warn("deleting a staged object of a failed chain fetch failed; its TTL removes it", "object", k.ObjectName(), "err", derr)
 			}
 		}
@@ -581,7 +599,7 @@ func (s *Service) stageChain(ctx context.Context, store jetstream.ObjectStore, c
 			}
 			k := chain
 			k.Expiration = exp
-			if cur, err = openObject(ctx, store, k); err != nil {
+			if cur, err = openObject(ctx, s.js, store, k); err != nil {
 				return fail(err)
 			}
 		}
@@ -674,6 +692,7 @@ func (o *rowsOut) finish() (string, error) {
 type object struct {
 	*rowsOut
 	key    spx.JobKey
+	js     jetstream.JetStream
 	store  jetstream.ObjectStore
 	job    context.Context // the caller's, ended by commit and abort
 	ctx    context.Context // ends when the caller's does, or the object fails
@@ -683,7 +702,7 @@ type object struct {
 }
 
 // openObject starts the Put of key's staging object (replacing any).
-func openObject(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey) (*object, error) {
+func openObject(ctx context.Context, js jetstream.JetStream, store jetstream.ObjectStore, key spx.JobKey) (*object, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	out, err := newRowsOut(ctx, pw)
@@ -691,7 +710,7 @@ func openObject(ctx context.Context, store jetstream.ObjectStore, key spx.JobKey
 		cancel()
 		return nil, err
 	}
-	o := &object{rowsOut: out, key: key, store: store, job: ctx, ctx: out.out.ctx, cancel: cancel, pw: pw, put: make(chan error, 1)}
+	o := &object{rowsOut: out, key: key, js: js, store: store, job: ctx, ctx: out.out.ctx, cancel: cancel, pw: pw, put: make(chan error, 1)}
 	go func() {
 		meta := jetstream.ObjectMeta{Name: key.ObjectName(), Opts: &jetstream.ObjectMetaOptions{ChunkSize: 512 << 10}}
 		_, err := store.Put(ctx, meta, pr)
@@ -747,7 +766,7 @@ func (o *object) commit(info spx.StreamInfo) (staged, error) {
 	mctx, cancel := context.WithTimeout(o.job, 30*time.Second)
 	defer cancel()
 	if err := o.store.UpdateMeta(mctx, o.key.ObjectName(), meta); err != nil {
-		if derr := o.store.Delete(context.WithoutCancel(o.job), o.key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+		if derr := queue.DeleteStaged(context.WithoutCancel(o.job), o.js, o.key.ObjectName()); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
 			slog.Debug("deleting a staged object without metadata failed; its TTL removes it", "object", o.key.ObjectName(), "err", derr)
 		}
 		return res, spx.Transient(fmt.Errorf("recording metadata of %s: %w", o.key.ObjectName(), err))

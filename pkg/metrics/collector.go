@@ -51,16 +51,17 @@ type Collector struct {
 	window time.Duration
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	jobs     map[string]int64 // by event kind
-	errs     map[[2]string]int64
-	rows     int64
-	bytes    int64
-	latency  histogram
-	workers  map[workerKey]*Worker
-	recent   []written
-	lastSeen time.Time
-	terminal func() *spx.TerminalStatus
+	mu        sync.Mutex
+	jobs      map[string]int64 // by event kind
+	errs      map[[2]string]int64
+	rows      int64
+	bytes     int64
+	latency   histogram
+	workers   map[workerKey]*Worker
+	recent    []written
+	lastSeen  time.Time
+	terminal  func() *spx.TerminalStatus
+	natsStore func() *spx.NATSStore
 }
 
 // WatchTerminal makes /metrics report the Theta Terminal's state from fn
@@ -69,6 +70,14 @@ func (c *Collector) WatchTerminal(fn func() *spx.TerminalStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.terminal = fn
+}
+
+// WatchNATSStore makes /metrics report whether the NATS store has room
+// from fn (the pipeline's store watch).
+func (c *Collector) WatchNATSStore(fn func() *spx.NATSStore) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.natsStore = fn
 }
 
 type written struct {

@@ -232,3 +232,30 @@ func TestTerminalGauges(t *testing.T) {
 		}
 	}
 }
+
+// /metrics says when the NATS store is full (fetching paused) and how much
+// room staging has.
+func TestNATSStoreGauges(t *testing.T) {
+	c := NewCollector(nil, nil)
+	var buf bytes.Buffer
+	c.WriteText(&buf, nil, nil)
+	if strings.Contains(buf.String(), "spx_nats_store_full") {
+		t.Error("store gauges without a store watched")
+	}
+	st := spx.NATSStore{Full: true, Since: time.Unix(1700000000, 0), Reason: "only 1.0 MiB free on the disk of nats.store_dir",
+		Staged: 12 << 20, StagedLimit: 12 << 20, Used: 13 << 20, Limit: 15 << 20, DiskFree: 1 << 20}
+	c.WatchNATSStore(func() *spx.NATSStore { return &st })
+	c.WriteText(&buf, nil, nil)
+	for _, w := range []string{"spx_nats_store_full 1", "spx_nats_store_state_since_timestamp_seconds 1.7e+09", "spx_nats_staged_bytes 12582912",
+		"spx_nats_staged_limit_bytes 12582912", "spx_nats_store_limit_bytes 15728640", "spx_nats_store_disk_free_bytes 1048576"} {
+		if !strings.Contains(buf.String(), w+"\n") {
+			t.Errorf("no %q in\n%s", w, buf.String())
+		}
+	}
+	st.Full = false
+	buf.Reset()
+	c.WriteText(&buf, nil, nil)
+	if !strings.Contains(buf.String(), "spx_nats_store_full 0\n") {
+		t.Errorf("store with room: %s", buf.String())
+	}
+}

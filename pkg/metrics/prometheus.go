@@ -123,6 +123,33 @@ func (c *Collector) WriteText(out io.Writer, stages []queue.StageDepth, depthErr
 		}
 	}
 
+	if c.natsStore != nil {
+		if st := c.natsStore(); st != nil {
+			full := 0
+			if st.Full {
+				full = 1
+			}
+			family(w, "spx_nats_store_full", "gauge", "1 while the NATS store has no room for staged objects: fetchers take no job (none is used up) until writers make room or space is freed.")
+			sample(w, "spx_nats_store_full", full)
+			family(w, "spx_nats_store_state_since_timestamp_seconds", "gauge", "When the NATS store last became full or had room again (Unix time).")
+			sample(w, "spx_nats_store_state_since_timestamp_seconds", float64(st.Since.UnixMilli())/1000)
+			family(w, "spx_nats_staged_bytes", "gauge", "Bytes in the staging bucket (staged objects waiting for writers).")
+			sample(w, "spx_nats_staged_bytes", st.Staged)
+			if st.StagedLimit > 0 {
+				family(w, "spx_nats_staged_limit_bytes", "gauge", "The staging bucket's limit: the room the disk and the store's limit leave.")
+				sample(w, "spx_nats_staged_limit_bytes", st.StagedLimit)
+			}
+			if st.Limit > 0 {
+				family(w, "spx_nats_store_used_bytes", "gauge", "JetStream file storage in use (embedded server).")
+				sample(w, "spx_nats_store_used_bytes", st.Used)
+				family(w, "spx_nats_store_limit_bytes", "gauge", "JetStream file storage limit (max_storage), raised as the disk under nats.store_dir has more room.")
+				sample(w, "spx_nats_store_limit_bytes", st.Limit)
+				family(w, "spx_nats_store_disk_free_bytes", "gauge", "Free space of the disk under nats.store_dir.")
+				sample(w, "spx_nats_store_disk_free_bytes", st.DiskFree)
+			}
+		}
+	}
+
 	family(w, "spx_queue_depth_up", "gauge", "1 when the queue depth could be read from JetStream for this scrape.")
 	if depthErr != nil || stages == nil {
 		sample(w, "spx_queue_depth_up", 0)

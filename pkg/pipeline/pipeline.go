@@ -62,7 +62,14 @@ type Options struct {
 	// runs the pipeline for its own duration; services leave it unset and
 	// wait for the terminal instead.
 	RequireTerminal bool
-	Logger          *slog.Logger
+	// StoreDisk measures the disk under nats.store_dir of the embedded
+	// server (nil: the real one; tests simulate a small disk).
+	StoreDisk queue.Disk
+	// StoreWatch tunes the NATS store watch (Server and Logger are set
+	// here); StagingSweep and OrphanAge the coordinator's staging sweep.
+	StoreWatch              queue.StoreWatchConfig
+	StagingSweep, OrphanAge time.Duration
+	Logger                  *slog.Logger
 }
 
 // Pipeline is a running set of roles.
@@ -74,6 +81,9 @@ type Pipeline struct {
 	// Terminal watches the Theta Terminal; nil when Options.Source was given
 	// or no role here talks to the terminal.
 	Terminal *termwatch.Watcher
+	// Store watches the NATS store's room for staged objects (with the
+	// embedded server it also keeps its limits to what the disk allows).
+	Store *queue.StoreWatch
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -113,7 +123,8 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		if err := os.MkdirAll(cfg.NATSStoreDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating nats.store_dir %s: %w", cfg.NATSStoreDir, err)
 		}
-		srv, err := queue.StartServer(queue.ServerOptions{Listen: cfg.NATSListen, Monitor: cfg.NATSMonitor, StoreDir: cfg.NATSStoreDir, Logger: log, Auth: NATSAuth(cfg)})
+		srv, err := queue.StartServer(queue.ServerOptions{Listen: cfg.NATSListen, Monitor: cfg.NATSMonitor, StoreDir: cfg.NATSStoreDir, Logger: log, Auth: NATSAuth(cfg),
+			Disk: o.StoreDisk})
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +161,10 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		p.run(rctx, "terminal watcher", p.Terminal.Run)
 		src = p.Terminal
 	}
+	wcfg := o.StoreWatch
+	wcfg.Server, wcfg.Logger = p.Server, log
+	p.Store = queue.NewStoreWatch(p.JS, wcfg)
+	natsStore := func() *spx.NATSStore { st := p.Store.Status(); return &st }
 	var ready func(context.Context) error
 	var terminal func() *spx.TerminalStatus
 	if p.Terminal != nil {
@@ -165,6 +180,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		p.Coord = coordinator.New(nc, p.JS, o.Store, src, Manifests{Store: arc}, coordinator.Config{
 			Datasets: cfg.Datasets, Roots: cfg.Roots, Interval: cfg.Interval, StartDate: cfg.StartDate, PerExpiration: !cfg.ChainRequests,
 			OutputDir: cfg.OutputDir, Topology: topo, Logger: log, RetryBase: o.RetryBase, Terminal: terminal,
+			NATSStore: natsStore, StagingSweep: o.StagingSweep, OrphanAge: o.OrphanAge,
 			Follow: coordinator.FollowConfig{Enabled: o.Follow, From: cfg.FollowFrom, Delay: cfg.FollowDelay, Recheck: cfg.FollowRecheck, Clock: o.Clock},
 		})
 		p.topo = topo
@@ -176,9 +192,13 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		}
 		p.run(rctx, "coordinator", p.Coord.Run)
 	}
+	// Checked once before any worker starts: with the embedded server
+	// this sets the staging bucket's limit to the room there is.
+	p.Store.Check(ctx)
+	p.run(rctx, "NATS store watch", p.Store.Run)
 	if o.Fetchers > 0 {
 		f := fetcher.New(p.JS, src, fetcher.Config{Workers: o.Fetchers, Interval: cfg.Interval, Policy: o.Policy,
-			Retries: o.FetchRetries, RetryBase: o.RetryBase, InProgressEvery: o.InProgressEvery, Ready: ready, Logger: log})
+			Retries: o.FetchRetries, RetryBase: o.RetryBase, InProgressEvery: o.InProgressEvery, Ready: ready, Room: p.Store, Logger: log})
 		p.runWorker(rctx, "fetcher", f.RunUntil)
 	}
 	if o.Writers > 0 {
@@ -188,7 +208,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 			return nil, fmt.Errorf("creating processing.temp_dir %s: %w", cfg.TempDir, err)
 		}
 		w := writer.New(p.JS, Archive{TempDir: cfg.TempDir, Store: arc}, writer.Config{OutputDir: cfg.OutputDir, Workers: o.Writers,
-			Policy: o.Policy, InProgressEvery: o.InProgressEvery, Logger: log})
+			Policy: o.Policy, InProgressEvery: o.InProgressEvery, Room: p.Store, Logger: log})
 		p.runWorker(rctx, "writer", w.RunUntil)
 		if j := janitor(arc); j != nil {
 			p.run(rctx, "archive janitor", j)

@@ -1,11 +1,14 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,6 +29,9 @@ type ServerOptions struct {
 	Name string
 	// Cluster, when set, makes this server one node of a NATS cluster.
 	Cluster *ClusterOptions
+	// Disk measures the file system under StoreDir (nil: FileSystem).
+	// Tests give a small simulated disk.
+	Disk Disk
 }
 
 // CheckExposure refuses what other machines could use unchecked: a
@@ -47,7 +53,12 @@ func (o ServerOptions) CheckExposure() error {
 
 // Server is an embedded NATS server with JetStream.
 type Server struct {
-	srv *server.Server
+	srv      *server.Server
+	storeDir string // JetStream's directory (StoreDir/jetstream)
+	disk     Disk
+
+	mu   sync.Mutex
+	opts *server.Options // as last given to the server, for RaiseStoreLimit (nil: limit not settable)
 }
 
 // StartServer starts an in-process NATS server with JetStream on disk and
@@ -88,6 +99,18 @@ func StartServer(o ServerOptions) (*Server, error) {
 			return nil, err
 		}
 	}
+	disk := o.Disk
+	if disk == nil {
+		disk = FileSystem
+	}
+	jsDir := filepath.Join(o.StoreDir, server.JetStreamStoreDir)
+	// The server would fix its limit once, from the free space at start;
+	// a limit spx sets can be raised while it runs (RaiseStoreLimit).
+	settable := false
+	if free, _, err := disk(o.StoreDir); err == nil {
+		opts.JetStreamMaxStore = max(StoreLimitFor(DirBytes(jsDir), free), 64<<10) // 0 would turn file storage off
+		settable = true
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the embedded NATS server: %w", err)
@@ -98,9 +121,79 @@ func StartServer(o ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("embedded NATS server did not start on %s within 15s: is the port in use? choose another with --listen, or point --nats at a running server", o.Listen)
 	}
 	if o.Logger != nil {
-		o.Logger.Info("embedded NATS started", "url", clientURL(srv), "monitor", monitorURL(srv), "store_dir", o.StoreDir, "auth", o.Auth.String())
+		o.Logger.Info("embedded NATS started", "url", clientURL(srv), "monitor", monitorURL(srv), "store_dir", o.StoreDir, "auth", o.Auth.String(),
+			"store_limit", opts.JetStreamMaxStore)
 	}
-	return &Server{srv: srv}, nil
+	s := &Server{srv: srv, storeDir: jsDir, disk: disk}
+	if settable {
+		s.opts = opts
+		// The staging bucket's limit, set by the StoreWatch of an earlier
+		// run, is reserved out of the store's. Had the disk less room
+		// now, the store's limit would be below the reservation and
+		// JetStream would refuse to create or change any stream (even
+		// lowering that limit): the topology could not be ensured. The
+		// limit then starts at the reservation, and the watch lowers the
+		// bucket's to the room there is.
+		if info, err := srv.Jsz(nil); err == nil && info.ReservedStore > 0 {
+			if need := int64(info.ReservedStore) + LimitReserve(int64(info.ReservedStore)); need > opts.JetStreamMaxStore {
+				if _, err := s.RaiseStoreLimit(need); err != nil {
+					srv.Shutdown()
+					return nil, fmt.Errorf("starting the embedded NATS server: %w", err)
+				}
+				if o.Logger != nil {
+					o.Logger.Info("NATS store limit raised to what its streams reserve; the staging bucket's limit follows the disk again shortly",
+						"limit", need, "was", opts.JetStreamMaxStore)
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// StoreSpace is the embedded server's JetStream file storage.
+type StoreSpace struct {
+	Used  int64 // bytes stored
+	Limit int64 // max_storage
+	// DiskFree and DiskTotal are the file system under the store (0 and
+	// DiskErr set when it cannot be measured).
+	DiskFree, DiskTotal int64
+	DiskErr             error
+}
+
+// StoreSpace reports the file storage in use, its limit and the disk.
+func (s *Server) StoreSpace() (StoreSpace, error) {
+	info, err := s.srv.Jsz(nil)
+	if err != nil {
+		return StoreSpace{}, fmt.Errorf("reading the JetStream usage: %w", err)
+	}
+	sp := StoreSpace{Used: int64(info.Store), Limit: info.Config.MaxStore}
+	sp.DiskFree, sp.DiskTotal, sp.DiskErr = s.disk(s.storeDir)
+	return sp, nil
+}
+
+// errLimitFixed is a store limit spx did not set (the disk could not be
+// measured at start): the server's own, which cannot be changed live.
+var errLimitFixed = errors.New("the store's limit was fixed by the server at start")
+
+// RaiseStoreLimit raises the running server's JetStream file store limit
+// (max_storage) to n through a configuration reload, if n is more than the
+// current limit: JetStream lets a running server's limit grow, not shrink.
+func (s *Server) RaiseStoreLimit(n int64) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts == nil {
+		return false, errLimitFixed
+	}
+	if n <= s.opts.JetStreamMaxStore {
+		return false, nil
+	}
+	next := s.opts.Clone()
+	next.JetStreamMaxStore = n
+	if err := s.srv.ReloadOptions(next); err != nil {
+		return false, fmt.Errorf("raising the NATS store limit to %d bytes: %w", n, err)
+	}
+	s.opts = next
+	return true, nil
 }
 
 // ClientURL is the URL clients on this machine connect to (an unspecified

@@ -23,6 +23,26 @@ func Report(ctx context.Context, js jetstream.JetStream, log *slog.Logger, e *sp
 	return true
 }
 
+// ReportWaiting is Report for an outcome event: when the event is not
+// stored because the NATS store is full (room says so), msg is kept in
+// progress and the event published again once there is room, rather than
+// the job being handed back, which would use a delivery. It reports whether
+// the event was stored; false (another error, or ctx ended) leaves the
+// caller to hand the job back with Redeliver.
+func ReportWaiting(ctx context.Context, js jetstream.JetStream, log *slog.Logger, room Room, msg jetstream.Msg, every time.Duration, e *spxv1.Event) bool {
+	if room == nil {
+		return Report(ctx, js, log, e)
+	}
+	stop := KeepInProgress(ctx, msg, every)
+	defer stop()
+	err := WithRoom(ctx, room, log, func(ctx context.Context) error { return PublishEvent(context.WithoutCancel(ctx), js, e) })
+	if err != nil {
+		log.Warn("publishing an event failed", "kind", e.GetKind(), "err", err)
+		return false
+	}
+	return true
+}
+
 // HandBack returns an unfinished job to the queue at once, without counting
 // it a failure: the worker is stopping (the drain timeout passed, or a
 // second signal). args add to the log line (e.g. the error that cut it).

@@ -38,10 +38,10 @@ const (
 // MaxDeliver and BackOff.
 type Topology struct {
 	Concurrency     int             // fetch consumer MaxAckPending (terminal concurrency), default 4
-	FetchAckWait    time.Duration   // default 60s
+	FetchAckWait    time.Duration   // default DefaultAckWait
 	FetchMaxDeliver int             // default 8
 	FetchBackOff    []time.Duration // optional redelivery back-off (len < FetchMaxDeliver)
-	WriteAckWait    time.Duration   // default 60s
+	WriteAckWait    time.Duration   // default DefaultAckWait
 	WriteMaxDeliver int             // default 5
 	Replicas        int             // default 1 (3 on a cluster)
 	StagingReplicas int             // staging object store replicas, default Replicas
@@ -51,18 +51,33 @@ type Topology struct {
 	Memory          bool            // memory storage instead of file (tests only)
 }
 
+// DefaultAckWait is the work consumers' AckWait: how long a job a worker
+// took stays its own without a word from it. Workers tell the server every
+// DefaultInProgressEvery that they are still at it (however long a terminal
+// request or a write takes), so AckWait only measures how soon the jobs of
+// a worker that died (killed, its machine or connection gone) go to
+// another one. It was 60 s; a fetcher killed with every slot of the
+// cluster-wide cap (MaxAckPending) then left the other fetchers idle for a
+// minute.
+const DefaultAckWait = 20 * time.Second
+
+// DefaultInProgressEvery is how often a worker says it is still working on
+// its job: a quarter of DefaultAckWait, so three missed beats in a row (a
+// stalled connection, a starved process) still do not lose the job.
+const DefaultInProgressEvery = 5 * time.Second
+
 func (t Topology) withDefaults() Topology {
 	if t.Concurrency <= 0 {
 		t.Concurrency = 4
 	}
 	if t.FetchAckWait <= 0 {
-		t.FetchAckWait = 60 * time.Second
+		t.FetchAckWait = DefaultAckWait
 	}
 	if t.FetchMaxDeliver <= 0 {
 		t.FetchMaxDeliver = 8
 	}
 	if t.WriteAckWait <= 0 {
-		t.WriteAckWait = 60 * time.Second
+		t.WriteAckWait = DefaultAckWait
 	}
 	if t.WriteMaxDeliver <= 0 {
 		t.WriteMaxDeliver = 5
@@ -187,10 +202,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) error {
 			return fmt.Errorf("creating consumer %s on %s: %w", c.cfg.Durable, c.stream, err)
 		}
 	}
+	// The staging bucket's byte limit is the StoreWatch's to keep (the
+	// room the disk and the store's limit leave): it stays as it is.
+	var maxBytes int64
+	if s, err := js.Stream(ctx, StagingStream); err == nil {
+		maxBytes = s.CachedInfo().Config.MaxBytes
+	}
 	_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      Bucket,
 		Description: "NDJSON arrays (s2) staged by fetchers for writers",
 		TTL:         t.StagingTTL,
+		MaxBytes:    maxBytes,
 		Storage:     t.storage(),
 		Replicas:    cmp.Or(t.StagingReplicas, t.Replicas),
 		Compression: false,

@@ -19,8 +19,10 @@ import (
 // saves a screenshot (to $SPX_ARTIFACTS, or the test's temp directory).
 func TestBrowserCalendarAndRetry(t *testing.T) {
 	retrier := &fakeRetrier{}
+	natsStore := spx.NATSStore{Full: true, Since: testNow.Add(-4 * time.Minute), Reason: "the staging bucket holds 12.0 MiB of its 12.0 MiB limit"}
 	srv := NewServer(Config{Store: seedStore(t), Live: fakeLive(), Retrier: retrier, Years: []int{2024},
-		Database: "spx.db", Interval: 500 * time.Millisecond, Now: func() time.Time { return testNow }})
+		Database: "spx.db", Interval: 500 * time.Millisecond, Now: func() time.Time { return testNow },
+		NATSStore: func() *spx.NATSStore { st := natsStore; return &st }})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +69,16 @@ func TestBrowserCalendarAndRetry(t *testing.T) {
 	}
 	if n := len(cells); n != 252 {
 		t.Errorf("2024 shows %d trading-day cells, want 252", n)
+	}
+	// The header says the NATS store is full, and why on hover.
+	badge, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`(b => [b.hidden ? "hidden" : "shown", b.textContent, b.dataset.full, b.title])(document.getElementById("nats-store"))`))
+	if err != nil {
+		t.Fatalf("reading the NATS store badge: %v", err)
+	}
+	if len(badge) != 4 || badge[0] != "shown" || !containsAll(badge[1], "NATS store full since") || badge[2] != "true" ||
+		!containsAll(badge[3], "staging bucket holds", "fetchers wait") {
+		t.Errorf("NATS store badge = %q, want it shown, full, with why", badge)
 	}
 	liveText, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("queues")))
 	if err != nil {

@@ -27,6 +27,9 @@ type StatusReport struct {
 	// Terminal is the Theta Terminal as the running pipeline sees it; nil
 	// when nothing here watches it.
 	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
+	// NATSStore says whether the NATS store has room for staged objects;
+	// nil when nothing here watches it.
+	NATSStore *spx.NATSStore `json:"nats_store,omitempty"`
 	// Follow says when the coordinator enqueues the next session by
 	// itself; nil when it does not follow the calendar or is not running.
 	Follow *spx.FollowStatus `json:"follow,omitempty"`

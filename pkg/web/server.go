@@ -47,6 +47,9 @@ type Config struct {
 	// Terminal reports the Theta Terminal's state for /api/status, the
 	// live updates and the page header; nil when nothing watches it here.
 	Terminal func() *spx.TerminalStatus
+	// NATSStore reports whether the NATS store has room for staged
+	// objects, like Terminal; nil when nothing watches it here.
+	NATSStore func() *spx.NATSStore
 	// Interval between live updates on /api/stream (default 2s).
 	Interval time.Duration
 	// Now is the clock (default time.Now); it decides which sessions are
@@ -197,6 +200,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Terminal != nil {
 		rep.Terminal = s.cfg.Terminal()
 	}
+	if s.cfg.NATSStore != nil {
+		rep.NATSStore = s.cfg.NATSStore()
+	}
 	if s.cfg.Follow != nil {
 		rep.Follow = s.cfg.Follow()
 	}
@@ -330,12 +336,17 @@ type LiveReply struct {
 	Errors string `json:"errors,omitempty"`
 	// Terminal is the Theta Terminal's state (nil when not watched here).
 	Terminal *spx.TerminalStatus `json:"terminal,omitempty"`
+	// NATSStore is the NATS store's room (nil when not watched here).
+	NATSStore *spx.NATSStore `json:"nats_store,omitempty"`
 }
 
 func (s *Server) live(ctx context.Context) LiveReply {
 	var rep LiveReply
 	if s.cfg.Terminal != nil {
 		rep.Terminal = s.cfg.Terminal()
+	}
+	if s.cfg.NATSStore != nil {
+		rep.NATSStore = s.cfg.NATSStore()
 	}
 	if s.cfg.Live != nil {
 		st, err := s.cfg.Live.Snapshot(ctx)

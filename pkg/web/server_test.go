@@ -455,3 +455,33 @@ func TestTerminalState(t *testing.T) {
 		t.Errorf("terminal state without a watcher: %s", body)
 	}
 }
+
+// Whether the NATS store is full is in /api/status and the live updates
+// (the page header reads both), and absent when nothing watches the store.
+func TestNATSStoreState(t *testing.T) {
+	st := spx.NATSStore{Full: true, Since: time.Unix(1700000000, 0).UTC(), Reason: "the staging bucket holds 12.0 MiB of its 12.0 MiB limit",
+		Staged: 12 << 20, StagedLimit: 12 << 20}
+	s := NewServer(Config{Store: seedStore(t), NATSStore: func() *spx.NATSStore { c := st; return &c }})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, path := range []string{"/api/status", "/api/live"} {
+		code, body := get(t, ts.URL+path)
+		var rep struct {
+			NATSStore *spx.NATSStore `json:"nats_store"`
+		}
+		if err := json.Unmarshal(body, &rep); code != http.StatusOK || err != nil {
+			t.Fatalf("%s: %d %v: %s", path, code, err, body)
+		}
+		if rep.NATSStore == nil || *rep.NATSStore != st {
+			t.Errorf("%s nats_store = %+v, want %+v", path, rep.NATSStore, st)
+		}
+	}
+	if _, body := get(t, ts.URL+"/"); !strings.Contains(string(body), `id="nats-store"`) {
+		t.Error("the page header has no NATS store badge")
+	}
+	bare := httptest.NewServer(NewServer(Config{Store: seedStore(t)}))
+	defer bare.Close()
+	if _, body := get(t, bare.URL+"/api/status"); strings.Contains(string(body), `"nats_store"`) {
+		t.Errorf("store state without a watcher: %s", body)
+	}
+}

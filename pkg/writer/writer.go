@@ -51,10 +51,10 @@ type Archive interface {
 
 // Config tunes a write service. Zero values take the defaults.
 type Config struct {
-	OutputDir       string // the archive root (processing.output_dir)
-	Workers         int    // default 2
-	Name            string // worker name prefix, default "writer"
-	InProgressEvery time.Duration
+	OutputDir       string        // the archive root (processing.output_dir)
+	Workers         int           // default 2
+	Name            string        // worker name prefix, default "writer"
+	InProgressEvery time.Duration // InProgress heartbeat, default queue.DefaultInProgressEvery (keep well below AckWait)
 	// ReadTimeout bounds reading one staged object: ReadTimeout plus one
 	// second per MiB of object. Without a deadline of our own the object
 	// store gives a read 5 s in all (larger objects then always failed), and
@@ -68,7 +68,12 @@ type Config struct {
 	// converter spends between reads does not count. Default 20s.
 	StallTimeout time.Duration
 	Policy       queue.Policy
-	Logger       *slog.Logger
+	// Room, when set, is the NATS store's room: an outcome a full store
+	// refuses waits for room, kept in progress, instead of the job being
+	// handed back and done again (writers make the room, deleting what
+	// they have written).
+	Room   queue.Room
+	Logger *slog.Logger
 }
 
 // Service runs write workers.
@@ -89,7 +94,7 @@ func New(js jetstream.JetStream, arc Archive, cfg Config) *Service {
 		cfg.Name = "writer"
 	}
 	if cfg.InProgressEvery <= 0 {
-		cfg.InProgressEvery = 15 * time.Second
+		cfg.InProgressEvery = queue.DefaultInProgressEvery
 	}
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 20 * time.Second
@@ -178,7 +183,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		spx.PauseForTest("writer.before_ack")
 		e := ev(spxv1.EventKind_EVENT_KIND_WRITTEN)
 		e.Rows, e.Bytes, e.Sha256, e.File = file.Rows, file.Bytes, file.SHA256, key.RelPath()
-		if !queue.Report(ctx, s.js, log, e) {
+		if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, e) {
 			// Acking now would lose the job: the coordinator would never
 			// hear it was written. Write it again (same bytes) later.
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
@@ -187,8 +192,8 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		if err := msg.Ack(); err != nil {
 			log.Warn("acking a written job failed; it may be written again (same bytes)", "err", err)
 		}
-		if err := store.Delete(context.WithoutCancel(ctx), objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			log.Warn("deleting the staged object failed; its TTL removes it", "err", err)
+		if err := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			log.Warn("deleting the staged object failed; the coordinator's sweep removes it", "err", err)
 		}
 		log.Info("written", "rows", file.Rows, "bytes", file.Bytes, "took", time.Since(started).Round(time.Millisecond))
 	case ctx.Err() != nil:
@@ -197,13 +202,13 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 	case errors.Is(err, errRefetch):
 		e := ev(spxv1.EventKind_EVENT_KIND_REFETCH)
 		e.ErrorClass, e.ErrorMessage = string(spx.ClassTransient), err.Error()
-		if !queue.Report(ctx, s.js, log, e) {
+		if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, e) {
 			queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 			return
 		}
 		log.Warn("staged object unusable; asking for a new fetch", "err", err)
 		_ = msg.TermWithReason("refetch: " + truncate(err.Error(), 150))
-		if err := store.Delete(context.WithoutCancel(ctx), objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := queue.DeleteStaged(context.WithoutCancel(ctx), s.js, objectName(key, job)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			log.Warn("deleting a corrupt staged object failed", "err", err)
 		}
 	default:
@@ -211,7 +216,7 @@ func (s *Service) handle(ctx context.Context, store jetstream.ObjectStore, worke
 		if d.Outcome == spx.JobFailed {
 			e := ev(spxv1.EventKind_EVENT_KIND_FAILED)
 			e.ErrorClass, e.ErrorMessage, e.ErrorDetail = string(d.Class), err.Error(), spx.DetailOf(err)
-			if !queue.Report(ctx, s.js, log, e) {
+			if !queue.ReportWaiting(ctx, s.js, log, s.cfg.Room, msg, s.cfg.InProgressEvery, e) {
 				queue.Redeliver(msg, s.cfg.Policy.NakDelay(delivery), log)
 				return
 			}

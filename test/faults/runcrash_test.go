@@ -145,14 +145,14 @@ func TestKillRunMidPlan(t *testing.T) {
 }
 
 // Scenario 11c (full pass): scenario 11 on the realistic universe with the
-// production timings (AckWait 60 s): planning a day records its jobs one by
-// one while the first files are already written, so a kill a few files in
-// usually lands mid-plan. Before the reconcile, day 1 stayed at the jobs
+// production timings (AckWait 20 s, InProgress every 5 s): planning a day
+// records its jobs one by one while the first files are already written, so
+// a kill a few files in usually lands mid-plan. Before the reconcile, day 1 stayed at the jobs
 // recorded by then (45 of 46 done) and day 2 was never planned.
 func TestKillRunRealisticBackfill(t *testing.T) {
 	needFull(t)
 	c := newCluster(t, clusterOptions{fullUniverse: true})
-	extra := []string{"SPX_TEST_ACK_WAIT=60s", "SPX_TEST_IN_PROGRESS=15s"}
+	extra := []string{"SPX_TEST_ACK_WAIT=20s", "SPX_TEST_IN_PROGRESS=5s"}
 	run := c.run(extra)
 	go c.cli(time.Minute, "enqueue-gaps", "--start-date", "2024-03-04", "--end-date", "2024-03-05", "--nats", c.natsURL)
 	waitForFiles(t, c.out, 3, 2*time.Millisecond)

@@ -160,10 +160,24 @@ function renderTerminal() {
   line.replaceChildren(...parts);
 }
 
+// renderNATSStore shows in the header whether the NATS store has room:
+// while it is full, fetchers take no job until writers make room or space
+// is freed.
+function renderNATSStore(st) {
+  const b = $("nats-store");
+  b.hidden = !st;
+  if (!st) return;
+  b.dataset.full = String(st.full);
+  b.textContent = st.full ? "NATS store full" + (st.since ? " since " + fmtTime(st.since) : "") : "NATS store ok";
+  const staged = "staged " + fmtBytes(st.staged_bytes || 0) + (st.staged_limit_bytes ? " of " + fmtBytes(st.staged_limit_bytes) : "");
+  b.title = st.full ? (st.reason || "") + " · fetchers wait for writers to make room, or for space to be freed" : staged;
+}
+
 function renderLive(rep) {
   state.terminal = rep.terminal || null;
   state.health = rep.running && rep.stats ? rep.stats.terminal : null;
   renderTerminal();
+  renderNATSStore(rep.nats_store);
   $("live-off").hidden = rep.running;
   $("live-on").hidden = !rep.running;
   if (!rep.running) {
@@ -241,6 +255,7 @@ async function loadStatus() {
   const s = await api("/api/status?errors=0");
   state.terminal = s.terminal || null;
   renderTerminal();
+  renderNATSStore(s.nats_store);
   const days = Object.entries(s.days).map(([k, v]) => v + " " + k.replace("_", " ")).join(", ") || "none";
   $("summary").textContent = s.days_total + " days recorded (" + days + ") · " + fmtInt(s.rows) + " rows · " + fmtBytes(s.bytes) +
     (s.last_activity ? " · last activity " + fmtTime(s.last_activity) : "");
